@@ -94,7 +94,7 @@ export class GpuContext {
     if (data.byteLength !== tensor.byteLength) throw new RangeError(`writeTensor: ${data.byteLength} bytes for a ${tensor.byteLength}-byte tensor`);
     // queue.writeBuffer runs before commands still in our encoder: submit those first.
     this.flush();
-    const padded = data.byteLength % 4 === 0 ? data : padTo4(data);
+    const padded = data.byteLength % 4 === 0 ? data : padTo4(data as Uint16Array);
     this.device.queue.writeBuffer(tensor.buffer, 0, padded.buffer, padded.byteOffset, padded.byteLength);
   }
 
