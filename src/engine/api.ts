@@ -1,0 +1,31 @@
+import type { AdapterReport } from '../gpu/device.ts';
+
+/** What the engine knows about its GPU, as the UI shows it. */
+export type GpuStatus =
+  | { state: 'ready'; report: AdapterReport; problems: string[] }
+  | { state: 'unavailable'; message: string; advice: string[] };
+
+export interface KernelCheck {
+  name: string;
+  maxRelError: number;
+  passed: boolean;
+  ms: number;
+}
+
+export type EngineEvent =
+  | { type: 'device-lost'; reason: string; message: string }
+  | { type: 'device-restored'; report: AdapterReport };
+
+/**
+ * The engine's typed surface: the worker exposes exactly this through comlink, the CLI calls
+ * the same class directly. Callbacks arrive as comlink proxies from the UI thread.
+ */
+export interface EngineApi {
+  /** Acquires the GPU (idempotent). Never throws: an unusable GPU is a status to show. */
+  init(): Promise<GpuStatus>;
+  status(): Promise<GpuStatus>;
+  /** Runs every WGSL kernel once against a CPU reference. */
+  selfTest(): Promise<KernelCheck[]>;
+  /** Events not tied to a call (device loss and recovery). */
+  subscribe(listener: (event: EngineEvent) => void): Promise<void>;
+}

@@ -1,0 +1,55 @@
+import { mkdirSync } from 'node:fs';
+import type { Browser } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, inject, test } from 'vitest';
+import { launchBrowser, watchPage } from './support/browser.ts';
+
+const studioUrl = inject('studioUrl');
+let browser: Browser;
+
+beforeAll(async () => {
+  browser = await launchBrowser();
+});
+afterAll(async () => {
+  await browser?.close();
+});
+
+describe('studio in headless Chromium', () => {
+  test('is cross-origin isolated, shows the adapter, and passes the kernel self-test from the worker', async () => {
+    const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+    const watched = watchPage(page);
+    await page.goto(studioUrl);
+    expect(await page.evaluate(() => self.crossOriginIsolated)).toBe(true);
+    const panel = page.getByTestId('adapter-panel');
+    await panel.waitFor({ timeout: 60_000 });
+    expect(await page.getByTestId('adapter-vendor').textContent()).toMatch(/\S/);
+    // The page itself never creates a GPU device: only the worker does.
+    await page.getByTestId('self-test-run').click();
+    const results = page.getByTestId('self-test-results');
+    await results.waitFor({ timeout: 120_000 });
+    const rows = await results.locator('tbody tr').count();
+    expect(rows).toBeGreaterThanOrEqual(6);
+    expect(await results.getAttribute('data-all-passed')).toBe('true');
+    mkdirSync('docs', { recursive: true });
+    await page.screenshot({ path: 'docs/screenshot.png', fullPage: true });
+    expect(watched.errors).toEqual([]);
+    await page.close();
+  });
+
+  test('without WebGPU the studio says what to do instead of failing silently', async () => {
+    const noGpu = await launchBrowser(['--disable-features=WebGPU', '--disable-unsafe-webgpu']);
+    try {
+      const page = await noGpu.newPage();
+      await page.addInitScript(() => {
+        // Belt and braces: some builds keep navigator.gpu even with the feature off.
+        Object.defineProperty(Navigator.prototype, 'gpu', { get: () => undefined, configurable: true });
+        Object.defineProperty(WorkerNavigator.prototype, 'gpu', { get: () => undefined, configurable: true });
+      });
+      await page.goto(studioUrl);
+      const message = page.getByTestId('webgpu-unavailable');
+      await message.waitFor({ timeout: 60_000 });
+      expect(await message.textContent()).toMatch(/Chrome/);
+    } finally {
+      await noGpu.close();
+    }
+  });
+});
