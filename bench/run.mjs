@@ -1,0 +1,63 @@
+#!/usr/bin/env node
+// `npm run bench`: serves the built bench page, runs it in headless Debian Chromium (WebGPU),
+// prints the side-by-side table and writes it as JSON under bench/results/.
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { chromium } from 'playwright-core';
+import { preview } from 'vite';
+
+const flags = [
+  '--enable-unsafe-webgpu',
+  '--no-sandbox',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
+// A real GPU when the machine has one (LETHE_BENCH_ADAPTER=default); SwiftShader otherwise.
+if (process.env.LETHE_BENCH_ADAPTER !== 'default') flags.push('--use-webgpu-adapter=swiftshader');
+
+const server = await preview({ logLevel: 'warn', preview: { host: '127.0.0.1', port: 4318, strictPort: false } });
+const url = `${server.resolvedUrls.local[0]}bench.html`;
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
+  headless: true,
+  args: [...flags, `--user-data-dir=${mkdtempSync(join(tmpdir(), 'lethe-bench-'))}`],
+});
+let exitCode = 0;
+try {
+  const page = await browser.newPage();
+  page.on('console', (message) => console.log(`  [page] ${message.text()}`));
+  await page.goto(url);
+  await page.waitForFunction(() => window.__LETHE_BENCH__?.result || window.__LETHE_BENCH__?.error, null, { timeout: 20 * 60_000, polling: 500 });
+  const outcome = await page.evaluate(() => window.__LETHE_BENCH__);
+  if (outcome.error) throw new Error(outcome.error);
+  const result = outcome.result;
+  console.log(`\nAdapter: ${result.adapter.vendor} / ${result.adapter.architecture} / ${result.adapter.description}`);
+  console.log('\nMatMul, fp32 (ratio = our throughput / onnxruntime-web WebGPU throughput, same device, same run)');
+  console.table(
+    result.matmul.map((row) => ({
+      shape: row.shape,
+      'ours ms': row.oursMs.toFixed(3),
+      'ORT ms': row.ortMs.toFixed(3),
+      'ours GFLOP/s': row.oursGflops.toFixed(1),
+      'ORT GFLOP/s': row.ortGflops.toFixed(1),
+      ratio: row.ratio.toFixed(2),
+      'max |diff|': row.maxAbsDiff.toExponential(1),
+    })),
+  );
+  mkdirSync('bench/results', { recursive: true });
+  const file = `bench/results/bench-${new Date().toISOString().replace(/[:.]/g, '-')}.json`;
+  writeFileSync(file, JSON.stringify(result, null, 2));
+  writeFileSync('bench/results/latest.json', JSON.stringify(result, null, 2));
+  console.log(`\nwritten: ${file}`);
+} catch (error) {
+  console.error(`bench failed: ${error instanceof Error ? error.message : error}`);
+  exitCode = 1;
+} finally {
+  await browser.close();
+  await server.close();
+}
+process.exit(exitCode);
