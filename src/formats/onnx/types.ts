@@ -60,6 +60,8 @@ export interface TensorProto {
   int32Data?: number[];
   int64Data?: number[];
   doubleData?: number[];
+  /** UINT32 and UINT64 values (typed field 11); UINT64 values beyond 2^53 are rejected. */
+  uint64Data?: number[];
   externalData?: StringStringEntry[];
   dataLocation?: number;
   docString?: string;
