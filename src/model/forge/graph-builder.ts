@@ -119,9 +119,11 @@ export class Scope {
     readonly prefix: string,
   ) {}
 
+  /** A submodule; a ModuleList index joins its list in the path as torch.onnx writes it (`/down_blocks.0`). */
   child(name: string | number): Scope {
     const part = String(name);
-    return new Scope(this.graph, `${this.path}/${part}`, this.prefix ? `${this.prefix}.${part}` : part);
+    const path = typeof name === 'number' ? `${this.path}.${part}` : `${this.path}/${part}`;
+    return new Scope(this.graph, path, this.prefix ? `${this.prefix}.${part}` : part);
   }
 
   /** Adds a node; returns its outputs (`<node name>_output_<i>` unless `outputNames` are given). */
