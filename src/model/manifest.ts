@@ -67,7 +67,10 @@ export interface TokenizerFiles {
   tokenizerJson?: string;
   vocab?: string;
   merges?: string;
+  /** tokenizer_config.json */
   config?: string;
+  /** special_tokens_map.json */
+  specialTokens?: string;
 }
 
 export interface SchedulerFiles {
@@ -349,6 +352,7 @@ function parseTokenizer(fields: JsonObjectFields, refs: FileRefs): TokenizerFile
   const vocab = refs.optionalPath(fields, 'vocab');
   const merges = refs.optionalPath(fields, 'merges');
   const config = refs.optionalPath(fields, 'config');
+  const specialTokens = refs.optionalPath(fields, 'specialTokens');
   fields.done();
   if (tokenizerJson === undefined && (vocab === undefined || merges === undefined))
     fields.failHere('needs tokenizerJson, or both vocab and merges');
@@ -356,6 +360,7 @@ function parseTokenizer(fields: JsonObjectFields, refs: FileRefs): TokenizerFile
   if (vocab !== undefined) tokenizer.vocab = vocab;
   if (merges !== undefined) tokenizer.merges = merges;
   if (config !== undefined) tokenizer.config = config;
+  if (specialTokens !== undefined) tokenizer.specialTokens = specialTokens;
   return tokenizer;
 }
 

@@ -7,6 +7,7 @@ import { IntegrityError, type BlobCache } from '../../src/model/cache/blob-cache
 import { MemoryBlobCache } from '../../src/model/cache/memory.ts';
 import { defaultNodeCacheDir, NodeDirBlobCache } from '../../src/model/cache/node-dir.ts';
 import { SeededRandom } from '../../src/util/random.ts';
+import { rejection } from './rejection.ts';
 import { randomBytes, sha256Node } from './tiny-pack.ts';
 
 let tempRoot: string;
@@ -72,7 +73,7 @@ describe.each(kinds)('%s', (_name, make) => {
 
   test('put refuses bytes that do not hash to the key, and keeps nothing', async () => {
     const cache = make();
-    const error = await cache.put(shaA, streamOf(b), { label: 'unet/x.onnx' }).catch((e: unknown) => e as IntegrityError);
+    const error = await rejection<IntegrityError>(cache.put(shaA, streamOf(b), { label: 'unet/x.onnx' }));
     expect(error).toBeInstanceOf(IntegrityError);
     expect(error.message).toBe(`unet/x.onnx: sha256 mismatch: expected ${shaA}, got ${shaB} (777 bytes); the download was discarded`);
     expect(await cache.has(shaA)).toBe(false);

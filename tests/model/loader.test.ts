@@ -13,6 +13,7 @@ import { HubSource } from '../../src/model/sources/hub.ts';
 import { NodeFolderSource } from '../../src/model/sources/node-folder.ts';
 import { FormatError } from '../../src/util/errors.ts';
 import { HubServer } from '../support/hub-server.ts';
+import { rejection } from './rejection.ts';
 import { BIG_FILE, EMPTY_FILE, makeTinyPack, sha256Node, type TinyPack } from './tiny-pack.ts';
 
 const REPO = 'lethe-test/tiny-sd15';
@@ -160,7 +161,7 @@ describe('loadPackFiles from a hub', () => {
   test('an interrupted load keeps the partial file and the next load resumes it', async () => {
     const cache = freshCache();
     hub.cutNext(BIG_FILE, 70_000);
-    const failure = await loadPackFiles(source(), cache, { retries: 0 }).catch((e: unknown) => e as Error);
+    const failure = await rejection<Error>(loadPackFiles(source(), cache, { retries: 0 }));
     expect(failure).toBeInstanceOf(Error);
     expect(failure.message).toMatch(/unet\/down.onnx.data: download interrupted 1 times .*next load resumes/);
     const partialPath = join(cache.root, 'blobs', `${pack.manifest.files[BIG_FILE].sha256}.partial`);
@@ -211,14 +212,14 @@ describe('loadPackFiles from a hub', () => {
   test.each(['404-html', '200-html', '200-html-octet-stream'] as const)('a missing file answered with %s is "file not found: <path>"', async (style) => {
     hub.missingStyle = style;
     hub.setFile(REPO, 'unet/up.onnx', null);
-    const error = await loadPackFiles(source(), freshCache()).catch((e: unknown) => e as Error);
+    const error = await rejection<Error>(loadPackFiles(source(), freshCache()));
     expect(error).toBeInstanceOf(FileNotFoundError);
     expect(error.message).toContain(`file not found: unet/up.onnx (${hub.endpoint}/${REPO}/resolve/main/unet/up.onnx`);
     expect(hub.requestsFor('unet/up.onnx')).toHaveLength(1); // no retries for a missing file
   });
 
   test('a missing manifest is "file not found: manifest.json"', async () => {
-    const error = await loadPackFiles(new HubSource({ repo: 'nobody/nothing', endpoint: hub.endpoint }), freshCache()).catch((e: unknown) => e as Error);
+    const error = await rejection<Error>(loadPackFiles(new HubSource({ repo: 'nobody/nothing', endpoint: hub.endpoint }), freshCache()));
     expect(error).toBeInstanceOf(FileNotFoundError);
     expect(error.message).toMatch(/^file not found: manifest.json \(.*nobody\/nothing\/resolve\/main\/manifest.json: HTTP 404\)$/);
   });
@@ -229,7 +230,7 @@ describe('loadPackFiles from a hub', () => {
     manifest.files['unet/up.onnx'] = { sha256: wrong, bytes: pack.files.get('unet/up.onnx')!.length };
     hub.setFile(REPO, 'manifest.json', new TextEncoder().encode(serializeManifest(manifest)));
     const cache = freshCache();
-    const error = await loadPackFiles(source(), cache).catch((e: unknown) => e as IntegrityError);
+    const error = await rejection<IntegrityError>(loadPackFiles(source(), cache));
     expect(error).toBeInstanceOf(IntegrityError);
     const actual = sha256Node(pack.files.get('unet/up.onnx')!);
     expect(error.message).toBe(`unet/up.onnx: sha256 mismatch: expected ${wrong}, got ${actual} (4321 bytes); the download was discarded`);
@@ -242,7 +243,7 @@ describe('loadPackFiles from a hub', () => {
     manifest.files[BIG_FILE].bytes -= 1;
     hub.setFile(REPO, 'manifest.json', new TextEncoder().encode(serializeManifest(manifest)));
     const cache = freshCache();
-    const error = await loadPackFiles(source(), cache).catch((e: unknown) => e as IntegrityError);
+    const error = await rejection<IntegrityError>(loadPackFiles(source(), cache));
     expect(error).toBeInstanceOf(IntegrityError);
     expect(error.message).toMatch(/^unet\/down.onnx.data \(.*\/cdn\/.*\): expected 299999 bytes, got 300000/);
     expect(existsSync(join(cache.root, 'blobs', `${manifest.files[BIG_FILE].sha256}.partial`))).toBe(false);
@@ -250,7 +251,7 @@ describe('loadPackFiles from a hub', () => {
 
   test('a broken manifest is a FormatError naming manifest.json and the field', async () => {
     hub.setFile(REPO, 'manifest.json', new TextEncoder().encode(pack.manifestText.replace('"tiny-sd15"', '"sdxl"')));
-    const error = await loadPackFiles(source(), freshCache()).catch((e: unknown) => e as FormatError);
+    const error = await rejection<FormatError>(loadPackFiles(source(), freshCache()));
     expect(error).toBeInstanceOf(FormatError);
     expect(error.file).toBe(`manifest.json (hub 127.0.0.1:${new URL(hub.endpoint).port}/${REPO}@main)`);
     expect(error.field).toBe('family');

@@ -6,6 +6,7 @@ import { readBytes, readText } from '../../src/model/sources/read.ts';
 import { FormatError } from '../../src/util/errors.ts';
 import { SeededRandom } from '../../src/util/random.ts';
 import { HubServer } from '../support/hub-server.ts';
+import { rejection } from './rejection.ts';
 import { randomBytes } from './tiny-pack.ts';
 
 const REPO = 'owner/repo';
@@ -74,7 +75,7 @@ describe('HubSource', () => {
   test.each(['404-html', '200-html', '200-html-octet-stream'] as const)('missing file answered with %s', async (style) => {
     hub.missingStyle = style;
     const source = new HubSource({ repo: REPO, endpoint: hub.endpoint });
-    const error = await source.open('unet/model.onnx').catch((e: unknown) => e as FileNotFoundError);
+    const error = await rejection<FileNotFoundError>(source.open('unet/model.onnx'));
     expect(error).toBeInstanceOf(FileNotFoundError);
     expect(error.path).toBe('unet/model.onnx');
     expect(error.message.startsWith(`file not found: unet/model.onnx (${hub.endpoint}/${REPO}/resolve/main/unet/model.onnx`)).toBe(true);
@@ -82,7 +83,7 @@ describe('HubSource', () => {
 
   test('server errors carry the status; gzip makes the size unknown; bad Content-Range is refused', async () => {
     const failing = canned(() => new Response('oops', { status: 503, statusText: 'Service Unavailable' }));
-    const error = await failing.source.open('a.bin').catch((e: unknown) => e as SourceError);
+    const error = await rejection<SourceError>(failing.source.open('a.bin'));
     expect(error).toBeInstanceOf(SourceError);
     expect(error.status).toBe(503);
     expect(error.message).toBe('cannot read a.bin from https://hub.example/owner/repo/resolve/main/a.bin: HTTP 503 Service Unavailable');
@@ -120,7 +121,7 @@ describe('readBytes / readText', () => {
   test('refuse files over maxBytes, by declared size and while reading', async () => {
     const source = new HubSource({ repo: REPO, endpoint: hub.endpoint });
     await expect(readBytes(source, 'unet/model.onnx_data', { maxBytes: 1000 })).rejects.toThrow(/50000 bytes is more than the 1000 allowed/);
-    const undeclared = canned(() => new Response(new Blob([data]).stream()));
+    const undeclared = canned(() => new Response(new Blob([data as Uint8Array<ArrayBuffer>]).stream()));
     await expect(readBytes(undeclared.source, 'x.bin', { maxBytes: 1000 })).rejects.toThrow(/more than the 1000 allowed/);
     expect(await readText(source, 'config.json')).toBe('{"a": 1}');
     const binary = canned(() => new Response(new Uint8Array([0xff, 0xfe, 0x00])));

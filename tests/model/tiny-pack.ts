@@ -73,7 +73,7 @@ export function tinyManifestFor(files: Map<string, Uint8Array>): PackManifest {
       inputs: [{ name: 'latent_sample', shape: ['batch', 4, 8, 8], dtype: 'float32' }],
       outputs: [{ name: 'sample', shape: ['batch', 3, 16, 16], dtype: 'float32' }],
     },
-    tokenizer: { vocab: 'tokenizer/vocab.json', merges: 'tokenizer/merges.txt' },
+    tokenizer: { vocab: 'tokenizer/vocab.json', merges: 'tokenizer/merges.txt', specialTokens: EMPTY_FILE },
     scheduler: { config: 'scheduler/scheduler_config.json' },
     crossAttentionWeights: 'unet/cross_attention.safetensors',
     crossAttention: [

@@ -10,7 +10,8 @@ import type { AddressInfo } from 'node:net';
  *   GET /cdn/...: the bytes, with Range support (206 + Content-Range, 416 when unsatisfiable).
  * Switches: `cutNext(path, afterBytes)` ends the next response for a file mid-body by destroying
  * the socket; `ignoreRange` answers 200 with the whole file to Range requests; `token` requires
- * `Authorization: Bearer <token>` (401 otherwise). Every request lands in `log`.
+ * `Authorization: Bearer <token>` (401 otherwise). CORS headers as the hub sends them, so a
+ * browser page on another port can use it. Every request lands in `log`.
  */
 export interface HubLogEntry {
   method: string;
@@ -91,6 +92,9 @@ export class HubServer {
   private handle(req: IncomingMessage, res: ServerResponse): void {
     const entry: HubLogEntry = { method: req.method ?? '', url: req.url ?? '', kind: 'other', path: null, range: req.headers.range ?? null, status: 0, bytesSent: 0 };
     if (this.log.length < MAX_LOG) this.log.push(entry);
+    // Like the hub, allow any origin, so a page in a browser test can load from this server.
+    res.setHeader('access-control-allow-origin', '*');
+    res.setHeader('access-control-expose-headers', 'content-length, content-range, accept-ranges, content-type');
     const reply = (status: number, headers: Record<string, string | number>, body?: Uint8Array | string) => {
       entry.status = status;
       res.writeHead(status, headers);
@@ -101,6 +105,8 @@ export class HubServer {
 
     const url = new URL(req.url ?? '/', this.endpoint);
     const parts = url.pathname.split('/').slice(1).map(decodeURIComponent);
+    if (req.method === 'OPTIONS')
+      return reply(204, { 'access-control-allow-headers': 'authorization, range', 'access-control-allow-methods': 'GET, HEAD', 'access-control-max-age': 600 });
     if (req.method !== 'GET' && req.method !== 'HEAD') return reply(405, { 'content-type': 'text/plain' }, 'method not allowed');
     if (this.token !== null && req.headers.authorization !== `Bearer ${this.token}`)
       return reply(401, { 'content-type': 'application/json' }, JSON.stringify({ error: 'Invalid credentials' }));
