@@ -1,4 +1,7 @@
 import { defineConfig } from 'vitest/config';
+import { installNode20Polyfills } from './tests/support/node20-polyfills.ts';
+
+installNode20Polyfills();
 
 export default defineConfig({
   test: {

@@ -1,4 +1,7 @@
 import { defineConfig } from 'vitest/config';
+import { installNode20Polyfills } from './tests/support/node20-polyfills.ts';
+
+installNode20Polyfills();
 
 // End-to-end tests: the built studio (vite preview, COOP/COEP) in headless Debian Chromium.
 export default defineConfig({
