@@ -245,11 +245,6 @@ export function serializeManifest(manifest: PackManifest): string {
   return `${JSON.stringify({ ...manifest, files }, null, 2)}\n`;
 }
 
-/** Every path the manifest names, each once, in a stable order (files map order). */
-export function manifestFilePaths(manifest: PackManifest): string[] {
-  return Object.keys(manifest.files);
-}
-
 function parseFiles(fields: JsonObjectFields): Record<string, PackFileEntry> {
   const files = Object.create(null) as Record<string, PackFileEntry>;
   const keys = fields.keys();
