@@ -1,9 +1,7 @@
 #!/usr/bin/env node
 // `npm run bench`: serves the built bench page, runs it in headless Debian Chromium (WebGPU),
 // prints the side-by-side table and writes it as JSON under bench/results/.
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { chromium } from 'playwright-core';
 import { preview } from 'vite';
 
@@ -24,7 +22,7 @@ const url = `${server.resolvedUrls.local[0]}bench.html`;
 const browser = await chromium.launch({
   executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
   headless: true,
-  args: [...flags, `--user-data-dir=${mkdtempSync(join(tmpdir(), 'lethe-bench-'))}`],
+  args: flags,
 });
 let exitCode = 0;
 try {

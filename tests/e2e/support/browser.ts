@@ -1,6 +1,4 @@
-import { existsSync, mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { existsSync } from 'node:fs';
 import { chromium, type Browser, type Page } from 'playwright-core';
 
 /** Debian's Chromium with SwiftShader WebGPU; never a downloaded browser. */
@@ -25,7 +23,8 @@ export async function launchBrowser(extraFlags: string[] = []): Promise<Browser>
   return chromium.launch({
     executablePath: chromiumPath(),
     headless: true,
-    args: [...CHROMIUM_FLAGS, ...extraFlags, `--user-data-dir=${mkdtempSync(join(tmpdir(), 'lethe-chromium-'))}`],
+    // Playwright gives every launch a fresh temporary profile.
+    args: [...CHROMIUM_FLAGS, ...extraFlags],
   });
 }
 
