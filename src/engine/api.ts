@@ -29,3 +29,38 @@ export interface EngineApi {
   /** Events not tied to a call (device loss and recovery). */
   subscribe(listener: (event: EngineEvent) => void): Promise<void>;
 }
+
+/** Where a model pack comes from. Browser-only kinds carry handles the worker can read. */
+export type PackSourceSpec =
+  | { kind: 'demo'; preset?: 'tiny-sd15' | 'tiny-sd21' }
+  | { kind: 'hub'; repo: string; revision?: string; endpoint?: string; token?: string }
+  | { kind: 'directory'; handle: FileSystemDirectoryHandle }
+  | { kind: 'files'; files: File[] }
+  | { kind: 'path'; path: string };
+
+export interface PackLoadProgress {
+  phase: 'manifest' | 'download' | 'prepare' | 'compile' | 'ready';
+  file?: string;
+  bytesDone: number;
+  bytesTotal: number;
+  overallDone: number;
+  overallTotal: number;
+  cached?: boolean;
+}
+
+export interface PackSummary {
+  /** sha256 of the pack's manifest.json: identifies the exact weights. */
+  id: string;
+  family: string;
+  dtype: string;
+  description: string;
+  crossAttentionLayers: number;
+  bytes: number;
+}
+
+export interface CacheInfo {
+  bytes: number;
+  entries: number;
+  /** Storage quota reported by the browser, when it says. */
+  quotaBytes?: number;
+}
