@@ -30,9 +30,12 @@ export interface EngineApi {
   subscribe(listener: (event: EngineEvent) => void): Promise<void>;
 }
 
+/** The built-in demo packs (forged in the engine, no download). */
+export type DemoPreset = 'tiny-sd15' | 'tiny-sd21';
+
 /** Where a model pack comes from. Browser-only kinds carry handles the worker can read. */
 export type PackSourceSpec =
-  | { kind: 'demo'; preset?: 'tiny-sd15' | 'tiny-sd21' }
+  | { kind: 'demo'; preset?: DemoPreset }
   | { kind: 'hub'; repo: string; revision?: string; endpoint?: string; token?: string }
   | { kind: 'directory'; handle: FileSystemDirectoryHandle }
   | { kind: 'files'; files: File[] }
@@ -55,11 +58,22 @@ export interface PackSummary {
   dtype: string;
   description: string;
   crossAttentionLayers: number;
+  /** Total size of the pack's files (manifest.json not counted). */
   bytes: number;
+  /** Number of files in the pack (manifest.json not counted). */
+  files: number;
+  /** Bytes this load downloaded; the rest came from the cache. */
+  downloadedBytes: number;
+  /** Where the pack was read from, e.g. "hub huggingface.co/owner/name@main". */
+  source: string;
 }
 
 export interface CacheInfo {
+  /** Where the cache lives, e.g. "browser storage (OPFS) /lethe-cache". */
+  description: string;
+  /** Bytes used, partial downloads included. */
   bytes: number;
+  /** Complete cached files. */
   entries: number;
   /** Storage quota reported by the browser, when it says. */
   quotaBytes?: number;
