@@ -150,6 +150,12 @@ describe('unary', () => {
     expect(Math.abs(small[2] / erfF64(Math.fround(1e-6)) - 1)).toBeLessThan(1e-6);
   });
 
+  test('rejects op names it does not know, including Object.prototype keys', () => {
+    const x = ctx.empty([3]);
+    expect(() => unary(ctx, 'toString' as UnaryOp, x)).toThrow(/unary: unknown op "toString"/);
+    expect(() => binary(ctx, 'hypot' as BinaryOp, x, x)).toThrow(/binary: unknown op "hypot"/);
+  });
+
   test('affine computes x * scale + bias', async () => {
     const x = roundToFloat32(randn(777, 3));
     const got = await ctx.read(affine(ctx, ctx.upload(x, [7, 111]), 0.18215, -1.5));

@@ -20,7 +20,7 @@ export const BINARY_OP_NAMES = Object.keys(BINARY_OPS) as BinaryOp[];
  */
 export function binary(ctx: GpuContext, op: BinaryOp, a: GpuTensor, b: GpuTensor, options: { out?: GpuTensor } = {}): GpuTensor {
   const name = `binary ${op}`;
-  if (!(op in BINARY_OPS)) throw new RangeError(`binary: unknown op "${op}" (expected one of ${BINARY_OP_NAMES.join(', ')})`);
+  if (!Object.hasOwn(BINARY_OPS, op)) throw new RangeError(`binary: unknown op "${op}" (expected one of ${BINARY_OP_NAMES.join(', ')})`);
   const dtype = floatDtype(name, a, b);
   const shape = broadcastShapes(name, a.shape, b.shape);
   const layout = broadcastLayout(name, shape, [a.shape, b.shape]);

@@ -26,7 +26,7 @@ export interface ReduceOptions {
 
 /** Reduces along one axis (or adjacent axes) with sum, mean, max, min or sum of squares. */
 export function reduce(ctx: GpuContext, op: ReduceOp, x: GpuTensor, options: ReduceOptions = {}): GpuTensor {
-  if (!(op in REDUCE_OPS)) throw new RangeError(`reduce: unknown op "${op}" (expected one of ${REDUCE_OP_NAMES.join(', ')})`);
+  if (!Object.hasOwn(REDUCE_OPS, op)) throw new RangeError(`reduce: unknown op "${op}" (expected one of ${REDUCE_OP_NAMES.join(', ')})`);
   const name = `reduce ${op}`;
   const dtype = floatDtype(name, x);
   const split = splitAroundAxes(name, x.shape, options.axis ?? -1);

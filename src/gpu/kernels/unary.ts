@@ -34,7 +34,7 @@ export const UNARY_OP_NAMES = Object.keys(UNARY_OPS) as UnaryOp[];
 
 /** out = op(x) elementwise. */
 export function unary(ctx: GpuContext, op: UnaryOp, x: GpuTensor, options: { out?: GpuTensor } = {}): GpuTensor {
-  if (!(op in UNARY_OPS)) throw new RangeError(`unary: unknown op "${op}" (expected one of ${UNARY_OP_NAMES.join(', ')})`);
+  if (!Object.hasOwn(UNARY_OPS, op)) throw new RangeError(`unary: unknown op "${op}" (expected one of ${UNARY_OP_NAMES.join(', ')})`);
   return run(ctx, `unary ${op}`, UNARY_OPS[op], x, 1, 0, options.out);
 }
 
