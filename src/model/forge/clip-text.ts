@@ -21,6 +21,8 @@ export interface ClipTextShape {
   projectionDim: number;
   bosTokenId: number;
   eosTokenId: number;
+  /** layer_norm_eps (CLIP: 1e-5). */
+  layerNormEps?: number;
 }
 
 export function buildClipText(shape: ClipTextShape, options: { dtype: ForgeDtype; opset: 14 | 17 }): GraphBuilder {
@@ -29,6 +31,7 @@ export function buildClipText(shape: ClipTextShape, options: { dtype: ForgeDtype
   const inputIds = graph.addInput('input_ids', TensorDataType.INT32, ['batch_size', 'sequence_length']);
   const model = root.child('text_model');
   const d = shape.hiddenSize;
+  const eps = shape.layerNormEps ?? 1e-5;
 
   // input_ids.view(-1, input_shape[-1])
   const sequence = dimension(model, inputIds, 1);
@@ -60,15 +63,15 @@ export function buildClipText(shape: ClipTextShape, options: { dtype: ForgeDtype
   const headDim = d / shape.heads;
   for (let l = 0; l < shape.layers; l++) {
     const layer = model.child('encoder').child('layers').child(l);
-    const attended = selfAttention(layer.child('self_attn'), layerNorm(layer.child('layer_norm1'), h, d, 1e-5), mask, d, shape.heads, headDim);
+    const attended = selfAttention(layer.child('self_attn'), layerNorm(layer.child('layer_norm1'), h, d, eps), mask, d, shape.heads, headDim);
     h = layer.op('Add', [h, attended]);
     const mlp = layer.child('mlp');
-    const up = linear(mlp.child('fc1'), layerNorm(layer.child('layer_norm2'), h, d, 1e-5), d, shape.intermediateSize, true);
+    const up = linear(mlp.child('fc1'), layerNorm(layer.child('layer_norm2'), h, d, eps), d, shape.intermediateSize, true);
     const activation = mlp.child('activation_fn');
     const activated = shape.activation === 'quick_gelu' ? quickGelu(activation, up) : gelu(activation, up);
     h = layer.op('Add', [h, linear(mlp.child('fc2'), activated, shape.intermediateSize, d, true)]);
   }
-  const last = layerNorm(model.child('final_layer_norm'), h, d, 1e-5);
+  const last = layerNorm(model.child('final_layer_norm'), h, d, eps);
 
   // last_hidden_state[arange(B), input_ids.argmax(-1)]: the EOS token has the largest id.
   const eos = model.op('ArgMax', [model.op('Cast', [ids], { to: attr.int(TensorDataType.INT32) })], { axis: attr.int(-1), keepdims: attr.int(0) });

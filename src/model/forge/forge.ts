@@ -6,6 +6,9 @@
  *   text_encoder/model.onnx, unet/model.onnx + unet/model.onnx_data, vae_decoder/model.onnx
  *   (+ each component's config.json, as optimum writes them)
  *
+ * With `layout: 'diffusers'` the same weights are written as a diffusers repo instead
+ * (diffusers-layout.ts): safetensors under torch parameter names, vae/ in place of vae_decoder/.
+ *
  * Works in the browser (forgeInMemory) and in Node (forge-to-directory.ts streams to disk).
  * The same options give the same bytes.
  */
@@ -18,6 +21,11 @@ import { FORGE_PRESETS, forgePreset, type ForgePreset, type ForgePresetName } fr
 import { forgeClipTokenizerFiles } from './tokenizer-files.ts';
 import { buildUNet, type CrossAttentionLayer } from './unet.ts';
 import { buildVaeDecoder } from './vae-decoder.ts';
+import { diffusersModelIndexFor, writeSafetensorsWeights } from './diffusers-layout.ts';
+import { vaeEncoderParameters } from './vae-encoder-params.ts';
+import type { WeightSpec } from './graph-builder.ts';
+
+export type ForgeLayout = 'onnx' | 'diffusers';
 
 export interface ForgeOptions {
   preset: ForgePresetName;
@@ -27,6 +35,10 @@ export interface ForgeOptions {
   opset?: 14 | 17;
   /** optimum: int64 (default); diffusers' conversion script: float32. */
   timestepType?: 'int64' | 'float32';
+  /** 'onnx' (default): a diffusers/optimum ONNX export. 'diffusers': a diffusers repo with safetensors weights. */
+  layout?: ForgeLayout;
+  /** diffusers layout, fp32: also write the `.fp16.safetensors` variant of every weight file. */
+  fp16Variant?: boolean;
 }
 
 /** Where forged files go: whole small files, and large ones streamed. */
@@ -47,6 +59,7 @@ export interface ForgeSummary {
   seed: number;
   dtype: ForgeDtype;
   opset: 14 | 17;
+  layout: ForgeLayout;
   files: ForgedFile[];
   text: ClipTextShape;
   /** Every attn2 in the UNet, in graph order. */
@@ -63,7 +76,8 @@ export async function forgeInto(options: ForgeOptions, sink: ForgeSink): Promise
   };
   const writeJson = (path: string, value: unknown): Promise<void> => writeFile(path, new TextEncoder().encode(`${JSON.stringify(value, null, 2)}\n`));
 
-  await writeJson('model_index.json', modelIndexFor(preset));
+  const diffusers = resolved.layout === 'diffusers';
+  await writeJson('model_index.json', diffusers ? diffusersModelIndexFor(preset) : modelIndexFor(preset));
   await writeJson('scheduler/scheduler_config.json', schedulerConfig(preset));
 
   const tokenizer = tokenizerFiles(preset);
@@ -78,16 +92,25 @@ export async function forgeInto(options: ForgeOptions, sink: ForgeSink): Promise
   if (tokenizer.vocabSize > text.vocabSize)
     throw new Error(`forge: ${preset.name}: the tokenizer has ${tokenizer.vocabSize} ids, the text encoder ${text.vocabSize}`);
   await writeJson('text_encoder/config.json', textEncoderConfig(text));
-  await writeModel('text_encoder', buildClipText(text, { dtype, opset }), resolved, sink, writeFile, files);
+  const textGraph = buildClipText(text, { dtype, opset });
+  if (diffusers) await writeWeights('text_encoder/model', textGraph.weights, resolved, sink, files);
+  else await writeModel('text_encoder', textGraph, resolved, sink, writeFile, files);
 
   const unet = buildUNet(preset.unet, { dtype, opset, timestepType: resolved.timestepType });
   await writeJson('unet/config.json', unetConfig(preset));
-  await writeModel('unet', unet.graph, resolved, sink, writeFile, files, true);
+  if (diffusers) await writeWeights('unet/diffusion_pytorch_model', unet.graph.weights, resolved, sink, files);
+  else await writeModel('unet', unet.graph, resolved, sink, writeFile, files, true);
 
-  await writeJson('vae_decoder/config.json', vaeDecoderConfig(preset));
-  await writeModel('vae_decoder', buildVaeDecoder(preset.vae, { dtype, opset }), resolved, sink, writeFile, files);
+  const vaeGraph = buildVaeDecoder(preset.vae, { dtype, opset });
+  if (diffusers) {
+    await writeJson('vae/config.json', vaeDecoderConfig(preset));
+    await writeWeights('vae/diffusion_pytorch_model', [...vaeEncoderParameters(preset.vae), ...vaeGraph.weights], resolved, sink, files);
+  } else {
+    await writeJson('vae_decoder/config.json', vaeDecoderConfig(preset));
+    await writeModel('vae_decoder', vaeGraph, resolved, sink, writeFile, files);
+  }
 
-  return { preset: preset.name, family: preset.family, seed, dtype, opset, files, text, crossAttention: unet.crossAttention };
+  return { preset: preset.name, family: preset.family, seed, dtype, opset, layout: resolved.layout, files, text, crossAttention: unet.crossAttention };
 }
 
 /** All files in memory, keyed by path (for the browser demo pack and tests; tiny presets only). */
@@ -112,6 +135,8 @@ interface ResolvedOptions {
   dtype: ForgeDtype;
   opset: 14 | 17;
   timestepType: 'int64' | 'float32';
+  layout: ForgeLayout;
+  fp16Variant: boolean;
 }
 
 function resolveOptions(options: ForgeOptions): ResolvedOptions {
@@ -124,7 +149,12 @@ function resolveOptions(options: ForgeOptions): ResolvedOptions {
   if (opset !== 14 && opset !== 17) throw new InputError(`forge: opset must be 14 or 17, got ${String(opset)}`);
   const timestepType = options.timestepType ?? 'int64';
   if (timestepType !== 'int64' && timestepType !== 'float32') throw new InputError(`forge: timestepType must be int64 or float32, got "${String(timestepType)}"`);
-  return { preset: forgePreset(options.preset), seed: options.seed, dtype, opset, timestepType };
+  const layout = options.layout ?? 'onnx';
+  if (layout !== 'onnx' && layout !== 'diffusers') throw new InputError(`forge: layout must be onnx or diffusers, got "${String(layout)}"`);
+  const fp16Variant = options.fp16Variant ?? false;
+  if (fp16Variant && (layout !== 'diffusers' || dtype !== 'fp32'))
+    throw new InputError('forge: fp16Variant applies to the diffusers layout in fp32 (the fp16 forging writes only the variant)');
+  return { preset: forgePreset(options.preset), seed: options.seed, dtype, opset, timestepType, layout, fp16Variant };
 }
 
 /**
@@ -156,6 +186,17 @@ async function writeModel(
   await stream.close();
   files.push({ path: dataPath, bytes: written });
   await writeFile(path, model);
+}
+
+/** `<base>.safetensors` in fp32 (+ `<base>.fp16.safetensors` with fp16Variant), or only the fp16 variant. */
+async function writeWeights(base: string, specs: readonly WeightSpec[], options: ResolvedOptions, sink: ForgeSink, files: ForgedFile[]): Promise<void> {
+  const variants: [string, 'F32' | 'F16'][] = [];
+  if (options.dtype === 'fp32') variants.push([`${base}.safetensors`, 'F32']);
+  if (options.dtype === 'fp16' || options.fp16Variant) variants.push([`${base}.fp16.safetensors`, 'F16']);
+  for (const [path, dtype] of variants) {
+    const bytes = await writeSafetensorsWeights(specs, options.seed, dtype, await sink.openStream(path));
+    files.push({ path, bytes });
+  }
 }
 
 function concat(chunks: Uint8Array[]): Uint8Array {

@@ -21,6 +21,12 @@ export interface UNetShape {
   useLinearProjection: boolean;
   /** Latent size the model was trained at (config only; height/width stay dynamic). */
   sampleSize: number;
+  /** GroupNorm epsilon of the resnets and conv_norm_out (norm_eps; SD: 1e-5). Transformers always use 1e-6. */
+  normEps?: number;
+  /** Timestep features as [cos, sin] (flip_sin_to_cos; SD: true). */
+  flipSinToCos?: boolean;
+  /** downscale_freq_shift of the sinusoidal features (freq_shift; SD: 0). */
+  freqShift?: number;
 }
 
 export interface UNetOptions {
@@ -67,7 +73,7 @@ class UNetWriter {
     // timesteps.expand(sample.shape[0])
     const batch = root.op('Unsqueeze', [dimension(root, sample, 0), root.int64([0])]);
     const timesteps = root.op('Expand', [timestep, batch]);
-    let timeFeatures = this.timeProjection(root.child('time_proj'), timesteps, channels[0], timestepType);
+    let timeFeatures = this.timeProjection(root.child('time_proj'), timesteps, channels[0], timestepType, shape.flipSinToCos ?? true, shape.freqShift ?? 0);
     if (this.graph.dtype === 'fp16') timeFeatures = root.op('Cast', [timeFeatures], { to: attr.int(TensorDataType.FLOAT16) });
     const embedding = root.child('time_embedding');
     const hidden1 = gemm(embedding.child('linear_1'), timeFeatures, channels[0], this.timeDim);
@@ -113,29 +119,30 @@ class UNetWriter {
       if (u < blocks - 1) h = upsample(block.child('upsamplers').child(0), h, hChannels);
     }
 
-    h = groupNorm(root.child('conv_norm_out'), h, hChannels, shape.normGroups, 1e-5);
+    h = groupNorm(root.child('conv_norm_out'), h, hChannels, shape.normGroups, shape.normEps ?? 1e-5);
     h = silu(root.child('conv_act'), h);
     const out = conv2d(root.child('conv_out'), h, hChannels, shape.outChannels, 3);
     renameLastOutput(this.graph, out, 'out_sample');
   }
 
-  /** Timesteps: sinusoidal features, flip_sin_to_cos=True, freq_shift=0, max_period 10000. */
-  private timeProjection(s: Scope, timesteps: string, width: number, timestepType: 'int64' | 'float32'): string {
+  /** Timesteps: sinusoidal features (diffusers get_timestep_embedding, max_period 10000). */
+  private timeProjection(s: Scope, timesteps: string, width: number, timestepType: 'int64' | 'float32', flipSinToCos: boolean, freqShift: number): string {
     const half = width / 2;
-    const exponent = Array.from({ length: half }, (_, i) => (-Math.log(10000) * i) / half);
+    const exponent = Array.from({ length: half }, (_, i) => (-Math.log(10000) * i) / (half - freqShift));
     // Frequencies and angles stay float32 even in fp16 models: the module computes them in float.
     const frequencies = s.op('Exp', [s.op('Constant', [], { value: attr.tensor(float32Tensor(exponent, [1, half])) })]);
     let column = s.op('Unsqueeze', [timesteps, s.int64([1])]);
     if (timestepType === 'int64') column = s.op('Cast', [column], { to: attr.int(TensorDataType.FLOAT) });
     const angles = s.op('Mul', [column, frequencies]);
     const features = s.op('Concat', [s.op('Sin', [angles]), s.op('Cos', [angles])], { axis: attr.int(-1) });
+    if (!flipSinToCos) return features;
     const slice = (start: number, end: number): string =>
       s.op('Slice', [features, s.int64([start]), s.int64([end]), s.int64([1]), s.int64([1])]);
     return s.op('Concat', [slice(half, width), slice(0, half)], { axis: attr.int(-1) });
   }
 
   private resnet(s: Scope, x: string, temb: string, inChannels: number, outChannels: number): string {
-    return resnetBlock(s, x, temb, inChannels, outChannels, this.shape.normGroups, 1e-5, this.timeDim);
+    return resnetBlock(s, x, temb, inChannels, outChannels, this.shape.normGroups, this.shape.normEps ?? 1e-5, this.timeDim);
   }
 
   /** Transformer2DModel with one BasicTransformerBlock. */
