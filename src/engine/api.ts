@@ -5,12 +5,8 @@ export type GpuStatus =
   | { state: 'ready'; report: AdapterReport; problems: string[] }
   | { state: 'unavailable'; message: string; advice: string[] };
 
-export interface KernelCheck {
-  name: string;
-  maxRelError: number;
-  passed: boolean;
-  ms: number;
-}
+export type { KernelCheck } from '../gpu/self-test.ts';
+import type { KernelCheck } from '../gpu/self-test.ts';
 
 export type EngineEvent =
   | { type: 'device-lost'; reason: string; message: string }

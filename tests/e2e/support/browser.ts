@@ -1,10 +1,11 @@
 import { existsSync } from 'node:fs';
 import { chromium, type Browser, type Page } from 'playwright-core';
 
-/** Debian's Chromium with SwiftShader WebGPU; never a downloaded browser. */
+/** WebGPU on SwiftShader: Linux Chromium exposes no adapter without these. */
+export const WEBGPU_FLAGS = ['--enable-unsafe-webgpu', '--use-webgpu-adapter=swiftshader'];
+
+/** Debian's Chromium; never a downloaded browser. */
 export const CHROMIUM_FLAGS = [
-  '--enable-unsafe-webgpu',
-  '--use-webgpu-adapter=swiftshader',
   '--no-sandbox',
   '--disable-quic',
   '--no-first-run',
@@ -19,12 +20,13 @@ export function chromiumPath(): string {
   return path;
 }
 
-export async function launchBrowser(extraFlags: string[] = []): Promise<Browser> {
+export async function launchBrowser(options: { webgpu?: boolean; extraFlags?: string[] } = {}): Promise<Browser> {
+  const { webgpu = true, extraFlags = [] } = options;
   return chromium.launch({
     executablePath: chromiumPath(),
     headless: true,
     // Playwright gives every launch a fresh temporary profile.
-    args: [...CHROMIUM_FLAGS, ...extraFlags],
+    args: [...CHROMIUM_FLAGS, ...(webgpu ? WEBGPU_FLAGS : []), ...extraFlags],
   });
 }
 
