@@ -11,52 +11,68 @@
  * U = [s_e (c*_e - c_e)], C_e = [c_e], so
  *   M = (A + U C_e^T) A^-1 = I + U (C_e^T A^-1) = I + U V^T,   V^T = C_e^T A^-1 = (A^-1 C_e)^T,
  * a rank <= n_e update: W' - W = (W U) V^T is an exact LoRA with up = W U, down = V^T.
- * Only A is factored (Cholesky); A^-1 is never formed.
+ * A^-1 is never formed: V^T comes from a Cholesky factorization of A (d x d) or, when there are
+ * fewer constraints than dimensions, of the n x n system of closed-form-woodbury.ts.
  */
 import { InputError } from '../util/errors.ts';
-import { choleskyFactor, NotPositiveDefiniteError, solveRowsInPlace, type CholeskyFactor } from './linalg/cholesky.ts';
+import { choleskyEditRows, factorSystem } from './closed-form-cholesky.ts';
+import {
+  ConditionError,
+  MAX_TRUSTED_CONDITION,
+  checkWeight,
+  eraseDirections,
+  resolveProblem,
+  type ClosedFormProblem,
+  type ResolvedProblem,
+  type Vector,
+  type Weight,
+} from './closed-form-problem.ts';
+import { woodburyEditRows } from './closed-form-woodbury.ts';
+import { solveRowsInPlace } from './linalg/cholesky.ts';
 import { dot } from './linalg/dot.ts';
 
-export type Vector = Float32Array | Float64Array | readonly number[];
-export type Weight = Float32Array | Float64Array;
-
-/** c_e should produce what c*_e produced in the original model. */
-export interface EraseConstraint {
-  readonly input: Vector;
-  readonly target: Vector;
-  /** s_e; the problem's eraseScale when absent. */
-  readonly scale?: number;
-}
-
-/** c_p should keep producing what it produced in the original model. */
-export interface PreserveConstraint {
-  readonly input: Vector;
-  /** s_p; the problem's preserveScale when absent. */
-  readonly scale?: number;
-}
-
-export interface ClosedFormSettings {
-  /** Ridge lambda on |W' - W|_F^2; > 0 keeps A positive definite with fewer than d constraints. */
-  readonly lambda: number;
-  readonly eraseScale: number;
-  readonly preserveScale: number;
-}
-
-/** UCE: lambda 0.5, every scale 1. */
-export const UCE_CLOSED_FORM: ClosedFormSettings = { lambda: 0.5, eraseScale: 1, preserveScale: 1 };
+export {
+  ConditionError,
+  MAX_TRUSTED_CONDITION,
+  REALERA_CLOSED_FORM,
+  UCE_CLOSED_FORM,
+  type ClosedFormProblem,
+  type ClosedFormSettings,
+  type EraseConstraint,
+  type PreserveConstraint,
+  type Vector,
+  type Weight,
+} from './closed-form-problem.ts';
 
 /**
- * RealEra eq. 7: lambda_1 = 0.1 weighs the preserve term (not the ridge). Eq. 7 has no ridge;
- * the UCE ridge 0.5 is kept because A is singular without it whenever there are fewer than d
- * constraint vectors.
+ * Which factorization yields V^T = C_e^T A^-1:
+ *   'cholesky' factors A itself (d x d): d^2 n / 2 + d^3 / 6 + n_e d^2 multiply-adds;
+ *   'woodbury' factors G = lambda I + S^1/2 C^T C S^1/2 (n x n): n^2 d / 2 + n^3 / 6 + n_e n (n + d).
+ * Both are exact; they differ in cost and in conditioning (see closed-form-woodbury.ts).
  */
-export const REALERA_CLOSED_FORM: ClosedFormSettings = { lambda: 0.5, eraseScale: 1, preserveScale: 0.1 };
+export type ClosedFormSolver = 'cholesky' | 'woodbury';
+export const CLOSED_FORM_SOLVERS: readonly ClosedFormSolver[] = ['cholesky', 'woodbury'];
 
-export interface ClosedFormProblem extends Partial<ClosedFormSettings> {
-  /** d: the text embedding width (768 for SD 1.x, 1024 for SD 2.x). */
-  readonly width: number;
-  readonly erase: readonly EraseConstraint[];
-  readonly preserve?: readonly PreserveConstraint[];
+export interface SolveOptions {
+  /**
+   * 'auto' (default) picks the cheaper solver by the multiply-add counts above (in effect
+   * Woodbury when n < ~0.9 d; at d = 768, n = 214 it is ~7x fewer operations) and switches to
+   * the other when the first one's condition estimate exceeds MAX_TRUSTED_CONDITION (Woodbury:
+   * lambda 0, or tiny lambda with nearly dependent vectors or n >= d; Cholesky: tiny lambda with
+   * n < d). When neither can be trusted it throws ConditionError naming lambda. A named solver
+   * is used alone and throws ConditionError when its estimate is over the bound.
+   */
+  readonly solver?: ClosedFormSolver | 'auto';
+}
+
+/** Multiply-adds of each solver for n constraints (n_e of them erased) in d dimensions. */
+export function solverCost(solver: ClosedFormSolver, d: number, n: number, nErase: number): number {
+  return solver === 'cholesky' ? (d * d * n) / 2 + (d * d * d) / 6 + nErase * d * d : (n * n * d) / 2 + (n * n * n) / 6 + nErase * n * (n + d);
+}
+
+/** The cheaper solver by multiply-add count (ties go to Cholesky, which needs no lambda > 0). */
+export function cheaperSolver(d: number, n: number, nErase: number): ClosedFormSolver {
+  return solverCost('woodbury', d, n, nErase) < solverCost('cholesky', d, n, nErase) ? 'woodbury' : 'cholesky';
 }
 
 /** M = I + U V^T, shared by every projection edited with the same constraints. */
@@ -69,6 +85,8 @@ export interface EditOperator {
   readonly u: Float64Array;
   /** V^T = C_e^T A^-1, n_e x d row-major. */
   readonly vt: Float64Array;
+  /** The solver that produced vt. */
+  readonly solver: ClosedFormSolver;
 }
 
 /** An exact or truncated LoRA for one projection: W' = W + up @ down. */
@@ -82,30 +100,54 @@ export interface LoraFactors {
   readonly down: Float32Array;
 }
 
-interface ResolvedProblem {
-  readonly width: number;
-  readonly lambda: number;
-  readonly eraseInputs: Float64Array; // n_e x d
-  readonly eraseTargets: Float64Array; // n_e x d
-  readonly eraseScales: Float64Array;
-  readonly preserveInputs: Float64Array; // n_p x d
-  readonly preserveScales: Float64Array;
+
+/** Solves for M once: one factorization, n_e solves. */
+export function solveEditOperator(problem: ClosedFormProblem, options: SolveOptions = {}): EditOperator {
+  const resolved = resolveProblem(problem);
+  const choice = options.solver ?? 'auto';
+  if (choice !== 'auto' && !CLOSED_FORM_SOLVERS.includes(choice))
+    throw new InputError(`closed form: solver: expected 'auto', ${CLOSED_FORM_SOLVERS.map((s) => `'${s}'`).join(', ')}, got ${String(choice)}`);
+  const { vt, solver } = solveRows(resolved, choice);
+  return editOperatorOf(resolved, vt, solver);
 }
 
-/** Solves for M once (Cholesky of A plus n_e solves). */
-export function solveEditOperator(problem: ClosedFormProblem): EditOperator {
-  const resolved = resolveProblem(problem);
-  const { width: d, eraseInputs, eraseTargets, eraseScales } = resolved;
-  const rank = eraseScales.length;
-  const factor = factorRightSide(resolved);
-  const vt = eraseInputs.slice();
-  solveRowsInPlace(factor, vt, rank);
-  const u = new Float64Array(d * rank);
-  for (let k = 0; k < rank; k++) {
-    const s = eraseScales[k];
-    for (let i = 0; i < d; i++) u[i * rank + k] = s * (eraseTargets[k * d + i] - eraseInputs[k * d + i]);
+/** M = I + U V^T from a solved V^T. */
+export function editOperatorOf(problem: ResolvedProblem, vt: Float64Array, solver: ClosedFormSolver): EditOperator {
+  return { width: problem.width, rank: problem.nErase, lambda: problem.lambda, u: eraseDirections(problem), vt, solver };
+}
+
+interface SolverRun {
+  readonly vt?: Float64Array;
+  readonly estimatedCondition: number;
+  readonly failure?: Error;
+}
+
+function solveRows(problem: ResolvedProblem, choice: ClosedFormSolver | 'auto'): { vt: Float64Array; solver: ClosedFormSolver } {
+  const first = choice === 'auto' ? cheaperSolver(problem.width, problem.count, problem.nErase) : choice;
+  const order: ClosedFormSolver[] = choice === 'auto' ? [first, first === 'cholesky' ? 'woodbury' : 'cholesky'] : [first];
+  const runs: string[] = [];
+  let lastFailure: Error | undefined;
+  for (const solver of order) {
+    const run = runSolver(problem, solver);
+    if (run.vt && run.estimatedCondition <= MAX_TRUSTED_CONDITION) return { vt: run.vt, solver };
+    lastFailure = run.failure;
+    runs.push(run.failure ? `${solver}: ${run.failure.message}` : `${solver}: cond >= ${run.estimatedCondition.toExponential(2)}`);
   }
-  return { width: d, rank, lambda: resolved.lambda, u, vt };
+  // A plain input error (lambda 0 with too few vectors) says more than the condition summary.
+  if (lastFailure && !(lastFailure instanceof ConditionError)) throw lastFailure;
+  throw new ConditionError(
+    `closed form: lambda: with lambda ${problem.lambda} the system is too ill-conditioned for an accurate solve ` +
+      `(${runs.join('; ')}; trusted up to ${MAX_TRUSTED_CONDITION.toExponential(0)}); raise lambda (UCE uses 0.5) or drop nearly duplicate constraint vectors`,
+  );
+}
+
+function runSolver(problem: ResolvedProblem, solver: ClosedFormSolver): SolverRun {
+  try {
+    return solver === 'cholesky' ? choleskyEditRows(problem) : woodburyEditRows(problem);
+  } catch (error) {
+    if (error instanceof InputError) return { estimatedCondition: Number.POSITIVE_INFINITY, failure: error };
+    throw error;
+  }
 }
 
 /** The dense d x d matrix M = I + U V^T (row-major). */
@@ -215,23 +257,21 @@ export function exactLora(operator: EditOperator, weight: Weight, outFeatures: n
  */
 export function solveLayerDirect(problem: ClosedFormProblem, weight: Weight, outFeatures: number): Float32Array {
   const resolved = resolveProblem(problem);
-  const { width: d, lambda, eraseInputs, eraseTargets, eraseScales, preserveInputs, preserveScales } = resolved;
+  const { width: d, lambda, nErase, count, inputs, scales, eraseTargets } = resolved;
   checkWeight(weight, outFeatures, d, 'weight');
-  const factor = factorRightSide(resolved);
+  const factor = factorSystem(resolved);
   const rows = new Float64Array(outFeatures * d);
   const row = new Float64Array(d);
   for (let o = 0; o < outFeatures; o++) {
     const base = o * d;
     for (let j = 0; j < d; j++) row[j] = weight[base + j];
     for (let j = 0; j < d; j++) rows[base + j] = lambda * row[j];
-    const addTerms = (inputs: Float64Array, outputsOf: Float64Array, scales: Float64Array): void => {
-      for (let k = 0; k < scales.length; k++) {
-        const coefficient = scales[k] * dot(row, 0, outputsOf, k * d, d);
-        for (let j = 0; j < d; j++) rows[base + j] += coefficient * inputs[k * d + j];
-      }
-    };
-    addTerms(eraseInputs, eraseTargets, eraseScales);
-    addTerms(preserveInputs, preserveInputs, preserveScales);
+    for (let k = 0; k < count; k++) {
+      // W c*_e for an erase constraint, W c_p for a preserved one.
+      const output = k < nErase ? dot(row, 0, eraseTargets, k * d, d) : dot(row, 0, inputs, k * d, d);
+      const coefficient = scales[k] * output;
+      for (let j = 0; j < d; j++) rows[base + j] += coefficient * inputs[k * d + j];
+    }
   }
   solveRowsInPlace(factor, rows, outFeatures);
   return Float32Array.from(rows);
@@ -250,94 +290,4 @@ function projectThroughU(operator: EditOperator, weight: Weight, outFeatures: nu
     for (let k = 0; k < rank; k++) up[o * rank + k] = dot(row, 0, ut, k * d, d);
   }
   return up;
-}
-
-/** Builds A = lambda I + sum s c c^T (lower triangle) and factors it. */
-function factorRightSide(problem: ResolvedProblem): CholeskyFactor {
-  const { width: d, lambda, eraseInputs, eraseScales, preserveInputs, preserveScales } = problem;
-  const nErase = eraseScales.length;
-  const count = nErase + preserveScales.length;
-  // Column i of the stacked constraints, as a contiguous row: A[i][j] = sum_k s_k C[k][i] C[k][j].
-  const columns = new Float64Array(d * count);
-  const scaledColumns = new Float64Array(d * count);
-  for (let k = 0; k < count; k++) {
-    const source = k < nErase ? eraseInputs : preserveInputs;
-    const offset = (k < nErase ? k : k - nErase) * d;
-    const scale = k < nErase ? eraseScales[k] : preserveScales[k - nErase];
-    for (let i = 0; i < d; i++) {
-      const value = source[offset + i];
-      columns[i * count + k] = value;
-      scaledColumns[i * count + k] = scale * value;
-    }
-  }
-  const a = new Float64Array(d * d);
-  for (let i = 0; i < d; i++) {
-    const ci = i * count;
-    for (let j = 0; j <= i; j++) {
-      const cj = j * count;
-      a[i * d + j] = dot(scaledColumns, ci, columns, cj, count);
-    }
-    a[i * d + i] += lambda;
-  }
-  try {
-    return choleskyFactor(a, d);
-  } catch (error) {
-    if (error instanceof NotPositiveDefiniteError) {
-      throw new InputError(
-        `closed form: lambda: A = lambda I + sum s c c^T is not positive definite (pivot ${error.pivotIndex} is ${error.pivotValue}); ` +
-          `with ${count} constraint vectors in d = ${d} dimensions use lambda > 0 (UCE uses 0.5)`,
-      );
-    }
-    throw error;
-  }
-}
-
-function resolveProblem(problem: ClosedFormProblem): ResolvedProblem {
-  const d = problem.width;
-  if (!Number.isInteger(d) || d <= 0) throw new InputError(`closed form: width: expected a positive integer, got ${d}`);
-  const lambda = problem.lambda ?? UCE_CLOSED_FORM.lambda;
-  if (!Number.isFinite(lambda) || lambda < 0) throw new InputError(`closed form: lambda: expected a finite number >= 0, got ${lambda}`);
-  const eraseScale = checkScale(problem.eraseScale ?? UCE_CLOSED_FORM.eraseScale, 'eraseScale');
-  const preserveScale = checkScale(problem.preserveScale ?? UCE_CLOSED_FORM.preserveScale, 'preserveScale');
-  if (!Array.isArray(problem.erase)) throw new InputError('closed form: erase: expected an array of { input, target, scale? }');
-  const preserve = problem.preserve ?? [];
-  const nErase = problem.erase.length;
-  const eraseInputs = new Float64Array(nErase * d);
-  const eraseTargets = new Float64Array(nErase * d);
-  const eraseScales = new Float64Array(nErase);
-  problem.erase.forEach((constraint, k) => {
-    copyVector(constraint.input, d, `erase[${k}].input`, eraseInputs, k * d);
-    copyVector(constraint.target, d, `erase[${k}].target`, eraseTargets, k * d);
-    eraseScales[k] = checkScale(constraint.scale ?? eraseScale, `erase[${k}].scale`);
-  });
-  const preserveInputs = new Float64Array(preserve.length * d);
-  const preserveScales = new Float64Array(preserve.length);
-  preserve.forEach((constraint, k) => {
-    copyVector(constraint.input, d, `preserve[${k}].input`, preserveInputs, k * d);
-    preserveScales[k] = checkScale(constraint.scale ?? preserveScale, `preserve[${k}].scale`);
-  });
-  return { width: d, lambda, eraseInputs, eraseTargets, eraseScales, preserveInputs, preserveScales };
-}
-
-function checkScale(scale: number, field: string): number {
-  if (!Number.isFinite(scale) || scale < 0) throw new InputError(`closed form: ${field}: expected a finite number >= 0, got ${scale}`);
-  return scale;
-}
-
-function copyVector(vector: Vector | undefined, d: number, field: string, into: Float64Array, offset: number): void {
-  if (vector === undefined || vector === null || typeof vector.length !== 'number')
-    throw new InputError(`closed form: ${field}: expected a vector of ${d} numbers`);
-  if (vector.length !== d) throw new InputError(`closed form: ${field}: expected ${d} values (the width), got ${vector.length}`);
-  for (let i = 0; i < d; i++) {
-    const value = vector[i];
-    if (!Number.isFinite(value)) throw new InputError(`closed form: ${field}: value ${i} is ${value}, expected a finite number`);
-    into[offset + i] = value;
-  }
-}
-
-function checkWeight(weight: Weight, outFeatures: number, width: number, field: string): void {
-  if (!Number.isInteger(outFeatures) || outFeatures <= 0)
-    throw new InputError(`closed form: outFeatures: expected a positive integer, got ${outFeatures}`);
-  if (weight.length !== outFeatures * width)
-    throw new InputError(`closed form: ${field}: expected ${outFeatures}x${width} values (out x in, row-major), got ${weight.length}`);
 }

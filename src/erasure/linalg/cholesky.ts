@@ -72,3 +72,18 @@ export function solveRowsInPlace(factor: CholeskyFactor, rows: Float64Array, cou
     }
   }
 }
+
+/**
+ * max / min of the squared pivots L_ii^2: a cheap lower bound of cond(A) (each pivot lies between
+ * A's smallest and largest eigenvalue). Rounding in a Cholesky solve grows like cond(A) eps.
+ */
+export function pivotConditionEstimate(factor: CholeskyFactor): number {
+  let min = Number.POSITIVE_INFINITY;
+  let max = 0;
+  for (let i = 0; i < factor.size; i++) {
+    const pivot = factor.lower[i * factor.size + i] ** 2;
+    min = Math.min(min, pivot);
+    max = Math.max(max, pivot);
+  }
+  return factor.size === 0 ? 1 : max / min;
+}
