@@ -1,4 +1,5 @@
 import { AdapterPanel } from './components/AdapterPanel.tsx';
+import { ModelPanel } from './components/ModelPanel.tsx';
 import { Notices } from './components/Notices.tsx';
 import { SelfTestPanel } from './components/SelfTestPanel.tsx';
 
@@ -12,6 +13,7 @@ export function App() {
       <Notices />
       <main>
         <AdapterPanel />
+        <ModelPanel />
         <SelfTestPanel />
       </main>
     </div>

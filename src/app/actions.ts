@@ -1,4 +1,7 @@
+import type { PackLoadProgress, PackSourceSpec } from '../engine/api.ts';
+import { describePackError } from '../model/pack-error-advice.ts';
 import { Comlink, engineClient } from './engine-client.ts';
+import { applyPackProgress, pickedFolderName, specForChoice } from './model-load.ts';
 import { useStudio } from './store.ts';
 
 /** UI actions: each asks the engine and puts the answer in the store. */
@@ -24,4 +27,91 @@ export async function runSelfTest(): Promise<void> {
   } catch (error) {
     setSelfTest({ state: 'failed', message: (error as Error).message });
   }
+}
+
+/** Numbers the loads, so progress from a load that is no longer current is ignored. */
+let loadCounter = 0;
+
+/**
+ * Loads the pack the model panel describes. The pack in use (`model.loaded`) is replaced only when
+ * the engine reports success, so a failed load leaves the previous pack working.
+ */
+export async function loadModelPack(): Promise<void> {
+  const { model, updateModel } = useStudio.getState();
+  if (model.load.state === 'loading') return;
+  let spec: PackSourceSpec;
+  try {
+    spec = specForChoice(model);
+  } catch (error) {
+    updateModel({ error: { title: (error as Error).message, detail: '', advice: '' }, load: { state: 'failed' } });
+    return;
+  }
+  const load = ++loadCounter;
+  const startedAt = performance.now();
+  updateModel({ load: { state: 'loading', startedAt }, progress: null, error: null });
+  const onProgress = (progress: PackLoadProgress) => {
+    if (load === loadCounter) updateModel((m) => ({ progress: applyPackProgress(m.progress, progress) }));
+  };
+  try {
+    const summary = await engineClient().loadPack(spec, Comlink.proxy(onProgress));
+    if (load !== loadCounter) return;
+    updateModel({ loaded: summary, load: { state: 'done', ms: performance.now() - startedAt } });
+  } catch (error) {
+    if (load !== loadCounter) return;
+    updateModel({ error: describePackError(error, spec.kind), load: { state: 'failed' } });
+  }
+  await refreshCacheInfo();
+}
+
+/** Asks the engine how much its pack cache holds. */
+export async function refreshCacheInfo(): Promise<void> {
+  const { updateModel } = useStudio.getState();
+  try {
+    updateModel({ cache: await engineClient().cacheInfo(), cacheError: null });
+  } catch (error) {
+    updateModel({ cacheError: `The cache size is unavailable: ${(error as Error).message}` });
+  }
+}
+
+/** Empties the pack cache; the pack in use re-downloads files it reads later. */
+export async function clearModelCache(): Promise<void> {
+  const { updateModel } = useStudio.getState();
+  updateModel({ cacheBusy: true });
+  try {
+    await engineClient().clearCache();
+    updateModel({ cacheError: null });
+  } catch (error) {
+    updateModel({ cacheError: `The cache could not be cleared: ${(error as Error).message}` });
+  } finally {
+    updateModel({ cacheBusy: false });
+  }
+  await refreshCacheInfo();
+}
+
+/** The File System Access API's folder picker, where the browser has one (Chrome, Edge). */
+type DirectoryPicker = (options?: { id?: string; mode?: 'read' | 'readwrite' }) => Promise<FileSystemDirectoryHandle>;
+
+export function canPickDirectory(): boolean {
+  return typeof (globalThis as { showDirectoryPicker?: DirectoryPicker }).showDirectoryPicker === 'function';
+}
+
+/** Opens the folder picker; a dismissed picker changes nothing. */
+export async function pickModelFolder(): Promise<void> {
+  const { updateModel } = useStudio.getState();
+  const picker = (globalThis as { showDirectoryPicker?: DirectoryPicker }).showDirectoryPicker;
+  if (!picker) return;
+  try {
+    const handle = await picker({ id: 'lethe-pack', mode: 'read' });
+    updateModel({ choice: 'folder', folder: { kind: 'directory', name: handle.name, handle }, error: null });
+  } catch (error) {
+    if ((error as DOMException).name === 'AbortError') return;
+    updateModel({ error: { title: 'The folder could not be opened.', detail: (error as Error).message, advice: 'Pick the folder again, and allow Lethe to read it.' } });
+  }
+}
+
+/** Takes the files of an `<input type="file" webkitdirectory>`. */
+export function takeModelFiles(list: FileList | null): void {
+  const files = list ? [...list] : [];
+  if (files.length === 0) return;
+  useStudio.getState().updateModel({ choice: 'folder', folder: { kind: 'files', name: pickedFolderName(files), files }, error: null });
 }
