@@ -69,28 +69,56 @@ export function removeDeadCode(graph: GraphProto): GraphProto {
  * is the tensor's declared or inferred type.
  */
 export function replaceTensorWithInput(graph: GraphProto, tensor: string, input: string | ValueInfoProto, file = 'graph'): GraphProto {
-  const producer = producers(graph).get(tensor);
-  if (producer === undefined) throw new FormatError(file, tensor, 'no node produces this tensor');
-  const name = typeof input === 'string' ? input : input.name;
-  if (name === '') throw new FormatError(file, tensor, 'the new input needs a name');
-  if (name !== tensor && (graphSources(graph).has(name) || producers(graph).has(name)))
-    throw new FormatError(file, name, 'a tensor of this name already exists in the graph');
+  return replaceTensorsWithInputs(graph, [{ tensor, input }], file);
+}
+
+export interface TensorReplacement {
+  tensor: string;
+  input: string | ValueInfoProto;
+}
+
+/**
+ * replaceTensorWithInput for many tensors at once (one pass over the graph and one dead-code
+ * sweep, instead of one per tensor: the converter replaces 32 projections in a UNet of
+ * thousands of nodes). New inputs are appended in the order given.
+ */
+export function replaceTensorsWithInputs(graph: GraphProto, replacements: readonly TensorReplacement[], file = 'graph'): GraphProto {
+  const producer = producers(graph);
+  const sources = graphSources(graph);
   const readers = consumers(graph);
-  for (const other of producer.output) {
-    if (other === tensor || other === '') continue;
-    if (readers.has(other) || graph.output.some((o) => o.name === other))
-      throw new FormatError(file, tensor, `${nodeLabel(producer)} has another output "${other}" that is still read`);
+  const inferred = lazy(() => inferElemTypes(graph, file));
+  const renames = new Map<string, string>();
+  const removed = new Set<NodeProto>();
+  const newNames = new Set<string>();
+  const infos: ValueInfoProto[] = [];
+  for (const { tensor, input } of replacements) {
+    const node = producer.get(tensor);
+    if (node === undefined) throw new FormatError(file, tensor, 'no node produces this tensor');
+    if (renames.has(tensor)) throw new FormatError(file, tensor, 'replaced twice');
+    const name = typeof input === 'string' ? input : input.name;
+    if (name === '') throw new FormatError(file, tensor, 'the new input needs a name');
+    if (newNames.has(name)) throw new FormatError(file, name, 'two replacements create this input');
+    if (name !== tensor && (sources.has(name) || producer.has(name)))
+      throw new FormatError(file, name, 'a tensor of this name already exists in the graph');
+    for (const other of node.output) {
+      if (other === tensor || other === '') continue;
+      if (readers.has(other) || graph.output.some((o) => o.name === other))
+        throw new FormatError(file, tensor, `${nodeLabel(node)} has another output "${other}" that is still read`);
+    }
+    let info: ValueInfoProto;
+    if (typeof input !== 'string' && input.type?.tensorType) info = input;
+    else info = { ...requireValueInfo(graph, tensor, inferred, file, 'for the new graph input'), name };
+    renames.set(tensor, name);
+    removed.add(node);
+    newNames.add(name);
+    infos.push(info);
   }
-  let info: ValueInfoProto;
-  if (typeof input !== 'string' && input.type?.tensorType) info = input;
-  else {
-    const known = requireValueInfo(graph, tensor, lazy(() => inferElemTypes(graph, file)), file, 'for the new graph input');
-    info = { ...known, name };
-  }
-  const node = graph.node.filter((n) => n !== producer).map((n) => renameInputs(n, tensor, name));
-  const output = graph.output.map((o) => (o.name === tensor ? { ...o, name } : o));
-  const valueInfo = graph.valueInfo?.filter((v) => v.name !== tensor);
-  const edited: GraphProto = { ...graph, node, output, input: [...graph.input, info] };
+  const node = graph.node
+    .filter((n) => !removed.has(n))
+    .map((n) => (n.input.some((i) => renames.has(i)) ? { ...n, input: n.input.map((i) => renames.get(i) ?? i) } : n));
+  const output = graph.output.map((o) => (renames.has(o.name) ? { ...o, name: renames.get(o.name)! } : o));
+  const valueInfo = graph.valueInfo?.filter((v) => !renames.has(v.name));
+  const edited: GraphProto = { ...graph, node, output, input: [...graph.input, ...infos] };
   if (valueInfo !== undefined) edited.valueInfo = valueInfo;
   return removeDeadCode(edited);
 }
