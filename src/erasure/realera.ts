@@ -233,12 +233,23 @@ function beyondWindowError(o: RealEraOptions, found: number, seen: CosineRange, 
 }
 
 function resolveOptions(options: Partial<RealEraOptions>): RealEraOptions {
+  return resolveRealEraOptions(options);
+}
+
+/**
+ * Fills defaults and checks every option; `fail` reports a bad field (default: an InputError
+ * "RealEra: field: expected ..."), so a recipe parser can name its own file and path.
+ */
+export function resolveRealEraOptions(
+  options: Partial<RealEraOptions>,
+  report: (field: string, detail: string) => never = (field, detail) => {
+    throw new InputError(`RealEra: ${field}: ${detail}`);
+  },
+): RealEraOptions {
   const o: RealEraOptions = { ...REALERA_DEFAULTS, ...options };
-  const fail = (field: keyof RealEraOptions, expected: string): never => {
-    throw new InputError(`RealEra: ${field}: expected ${expected}, got ${String(o[field])}`);
-  };
+  const fail = (field: keyof RealEraOptions, expected: string): never => report(field, `expected ${expected}, got ${String(o[field])}`);
   for (const key of Object.keys(options))
-    if (!(key in REALERA_DEFAULTS)) throw new InputError(`RealEra: ${key}: unknown option; expected one of ${Object.keys(REALERA_DEFAULTS).join(', ')}`);
+    if (!(key in REALERA_DEFAULTS)) report(key, `unknown option; expected one of ${Object.keys(REALERA_DEFAULTS).join(', ')}`);
   if (!Number.isFinite(o.s1) || o.s1 > 1 || o.s1 < -1) fail('s1', 'a cosine in [-1, 1]');
   if (!Number.isFinite(o.s2) || o.s2 < -1 || o.s2 > o.s1) fail('s2', `a cosine in [-1, s1 = ${o.s1}]`);
   if (!Number.isInteger(o.m) || o.m < 0) fail('m', 'an integer >= 0');

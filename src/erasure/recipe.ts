@@ -1,0 +1,249 @@
+/**
+ * The erasure recipe: a JSON file with everything needed to recompute an edit bit for bit —
+ * which pack (sha256 of its manifest.json, family), the concept set, the method, the prompt
+ * templates and token selection, RealEra's options and seed, the closed-form settings, the
+ * solver and device that ran it, and the Lethe version.
+ *
+ * `serializeRecipe` writes keys in one fixed order (whatever order the object was built in),
+ * so equal recipes are equal bytes and a recipe's sha256 identifies an edit. `parseRecipe`
+ * trusts nothing: every field is checked and a bad one is a FormatError naming the file and
+ * the field path.
+ */
+import { FormatError, InputError } from '../util/errors.ts';
+import { PACK_FAMILIES, type PackFamily } from '../model/manifest.ts';
+import { CLOSED_FORM_SOLVERS, type ClosedFormSolver } from './closed-form.ts';
+import { parseConceptSet, type ConceptSet } from './concept-sets.ts';
+import { TEMPLATE_SLOT } from './prompt-templates.ts';
+import { REALERA_DEFAULTS, resolveRealEraOptions, type RealEraOptions } from './realera.ts';
+import { TOKEN_SELECTION_MODES, type TokenSelectionMode } from './token-selection.ts';
+
+export const RECIPE_FORMAT = 'lethe-erasure-recipe';
+export const RECIPE_VERSION = 1;
+/** Written into every recipe; keep in step with package.json's version. */
+export const LETHE_VERSION = '0.1.0';
+
+export const ERASURE_METHODS = ['uce', 'realera'] as const;
+export type ErasureMethod = (typeof ERASURE_METHODS)[number];
+export const SOLVE_DEVICES = ['cpu', 'gpu'] as const;
+export type SolveDevice = (typeof SOLVE_DEVICES)[number];
+
+export interface RecipePrompts {
+  /** Every template, each with one "{}" slot, in order (stored, not looked up by kind: defaults may change). */
+  readonly templates: readonly string[];
+  readonly tokens: TokenSelectionMode;
+}
+
+export interface RecipeRealEra {
+  readonly options: RealEraOptions;
+  /** SeededRandom seed (uint32). */
+  readonly seed: number;
+}
+
+export interface RecipeClosedForm {
+  readonly lambda: number;
+  readonly eraseScale: number;
+  readonly preserveScale: number;
+  /** The solver that produced V^T (they agree to ~1e-12, not bit for bit). */
+  readonly solver: ClosedFormSolver;
+  /** 'gpu': float32 Gram on the GPU, refined in float64 (its bits depend on the adapter). */
+  readonly device: SolveDevice;
+}
+
+export interface ErasureRecipe {
+  readonly format: typeof RECIPE_FORMAT;
+  readonly version: typeof RECIPE_VERSION;
+  readonly lethe: string;
+  readonly pack: { readonly sha256: string; readonly family: PackFamily };
+  readonly concepts: ConceptSet;
+  readonly method: ErasureMethod;
+  readonly prompts: RecipePrompts;
+  /** Present exactly when method is 'realera'. */
+  readonly realera: RecipeRealEra | null;
+  readonly closedForm: RecipeClosedForm;
+}
+
+const MAX_RECIPE_BYTES = 4 * 1024 * 1024;
+const MAX_TEMPLATES = 256;
+const REALERA_KEYS = Object.keys(REALERA_DEFAULTS) as (keyof RealEraOptions)[];
+
+/** Canonical JSON: fixed key order, 2-space indent, trailing newline. Validates first. */
+export function serializeRecipe(recipe: ErasureRecipe): string {
+  // Parsing our own output guarantees that only valid recipes are written.
+  const canonical = canonicalRecipe(recipe);
+  const text = `${JSON.stringify(canonical, null, 2)}\n`;
+  parseRecipe(text, 'recipe (being serialized)');
+  return text;
+}
+
+export function parseRecipe(json: string, file: string): ErasureRecipe {
+  if (typeof json !== 'string') throw new InputError(`${file}: expected the recipe as JSON text`);
+  if (json.length > MAX_RECIPE_BYTES) throw new FormatError(file, '(root)', `${json.length} characters is over the ${MAX_RECIPE_BYTES} allowed for a recipe`);
+  let value: unknown;
+  try {
+    value = JSON.parse(json);
+  } catch (error) {
+    throw new FormatError(file, '(root)', `not JSON: ${(error as Error).message}`);
+  }
+  const root = new Fields(file, '', value, ['format', 'version', 'lethe', 'pack', 'concepts', 'method', 'prompts', 'realera', 'closedForm']);
+  if (root.get('format') !== RECIPE_FORMAT) root.fail('format', `expected "${RECIPE_FORMAT}", got ${describe(root.get('format'))}`);
+  if (root.get('version') !== RECIPE_VERSION) root.fail('version', `this build of Lethe reads recipe version ${RECIPE_VERSION}, got ${describe(root.get('version'))}`);
+  const lethe = root.string('lethe', /^\d+\.\d+\.\d+([-+][0-9A-Za-z.-]+)?$/, 'a version like 0.1.0');
+
+  const packFields = root.object('pack', ['sha256', 'family']);
+  const pack = { sha256: packFields.string('sha256', /^[0-9a-f]{64}$/, '64 lowercase hex digits (sha256 of manifest.json)'), family: packFields.literal('family', PACK_FAMILIES) };
+
+  let concepts: ConceptSet;
+  try {
+    concepts = parseConceptSet(root.get('concepts'), 'concepts');
+  } catch (error) {
+    if (!(error instanceof InputError)) throw error;
+    // "concepts: targets[0].weight: detail" -> field "concepts.targets[0].weight".
+    const match = /^concepts: ([^:]+): ([\s\S]*)$/.exec(error.message);
+    throw match ? new FormatError(file, `concepts.${match[1]}`, match[2]) : new FormatError(file, 'concepts', error.message);
+  }
+
+  const method = root.literal('method', ERASURE_METHODS);
+
+  const promptFields = root.object('prompts', ['templates', 'tokens']);
+  const templateValues = promptFields.array('templates', 1, MAX_TEMPLATES);
+  const templates = templateValues.map((template, i) => {
+    const field = `templates[${i}]`;
+    if (typeof template !== 'string') throw promptFields.error(field, `expected a template string, got ${describe(template)}`);
+    const slot = template.indexOf(TEMPLATE_SLOT);
+    if (slot < 0 || template.indexOf(TEMPLATE_SLOT, slot + 1) >= 0) promptFields.fail(field, `expected exactly one "${TEMPLATE_SLOT}" slot in ${describe(template)}`);
+    return template;
+  });
+  const prompts: RecipePrompts = { templates, tokens: promptFields.literal('tokens', TOKEN_SELECTION_MODES) };
+
+  let realera: RecipeRealEra | null = null;
+  const realeraValue = root.get('realera');
+  if (method === 'realera') {
+    if (realeraValue === null) root.fail('realera', 'expected RealEra options and seed for method "realera", got null');
+    const realeraFields = root.object('realera', ['options', 'seed']);
+    const optionFields = realeraFields.object('options', REALERA_KEYS);
+    const raw: Record<string, number> = {};
+    for (const key of REALERA_KEYS) raw[key] = optionFields.number(key);
+    const options = resolveRealEraOptions(raw as Partial<RealEraOptions>, (field, detail) => optionFields.fail(field, detail));
+    const seed = realeraFields.get('seed');
+    if (typeof seed !== 'number' || !Number.isInteger(seed) || seed < 0 || seed > 0xffffffff)
+      throw realeraFields.error('seed', `expected an integer in [0, 2^32), got ${describe(seed)}`);
+    realera = { options, seed };
+  } else if (realeraValue !== null) {
+    root.fail('realera', `expected null for method "${method}" (RealEra options apply to method "realera" only), got ${describe(realeraValue)}`);
+  }
+
+  const closedFields = root.object('closedForm', ['lambda', 'eraseScale', 'preserveScale', 'solver', 'device']);
+  const closedForm: RecipeClosedForm = {
+    lambda: closedFields.positive('lambda'),
+    eraseScale: closedFields.positive('eraseScale'),
+    preserveScale: closedFields.positive('preserveScale'),
+    solver: closedFields.literal('solver', CLOSED_FORM_SOLVERS),
+    device: closedFields.literal('device', SOLVE_DEVICES),
+  };
+  return { format: RECIPE_FORMAT, version: RECIPE_VERSION, lethe, pack, concepts, method, prompts, realera, closedForm };
+}
+
+/** A fresh object whose keys are in schema order, whatever order `recipe`'s were built in. */
+function canonicalRecipe(recipe: ErasureRecipe): unknown {
+  const weighted = (item: { concept: string; weight: number }) => ({ concept: item.concept, weight: item.weight });
+  const c = recipe.concepts;
+  return {
+    format: recipe.format,
+    version: recipe.version,
+    lethe: recipe.lethe,
+    pack: { sha256: recipe.pack?.sha256, family: recipe.pack?.family },
+    concepts: c && {
+      kind: c.kind,
+      targets: c.targets?.map((t) => ({ concept: t.concept, weight: t.weight, anchor: t.anchor, corefs: t.corefs?.map(weighted) })),
+      retains: c.retains?.map(weighted),
+      preserve: c.preserve?.map(weighted),
+    },
+    method: recipe.method,
+    prompts: { templates: recipe.prompts?.templates, tokens: recipe.prompts?.tokens },
+    realera: recipe.realera && {
+      options: Object.fromEntries(REALERA_KEYS.map((key) => [key, recipe.realera!.options?.[key]])),
+      seed: recipe.realera.seed,
+    },
+    closedForm: recipe.closedForm && {
+      lambda: recipe.closedForm.lambda,
+      eraseScale: recipe.closedForm.eraseScale,
+      preserveScale: recipe.closedForm.preserveScale,
+      solver: recipe.closedForm.solver,
+      device: recipe.closedForm.device,
+    },
+  };
+}
+
+/** One JSON object of the recipe: typed accessors that fail with the field's full path. */
+class Fields {
+  private readonly record: Record<string, unknown>;
+
+  constructor(
+    private readonly file: string,
+    private readonly path: string,
+    value: unknown,
+    keys: readonly string[],
+  ) {
+    if (typeof value !== 'object' || value === null || Array.isArray(value))
+      throw new FormatError(file, path || '(root)', `expected an object with ${keys.join(', ')}, got ${describe(value)}`);
+    this.record = value as Record<string, unknown>;
+    for (const key of Object.keys(this.record)) if (!keys.includes(key)) this.fail(key, `unknown field; expected one of ${keys.join(', ')}`);
+    for (const key of keys) if (!Object.hasOwn(this.record, key)) this.fail(key, 'missing');
+  }
+
+  error(key: string, detail: string): FormatError {
+    return new FormatError(this.file, this.path ? `${this.path}.${key}` : key, detail);
+  }
+
+  fail(key: string, detail: string): never {
+    throw this.error(key, detail);
+  }
+
+  get(key: string): unknown {
+    return this.record[key];
+  }
+
+  object(key: string, keys: readonly string[]): Fields {
+    return new Fields(this.file, this.path ? `${this.path}.${key}` : key, this.record[key], keys);
+  }
+
+  string(key: string, pattern: RegExp, expected: string): string {
+    const value = this.record[key];
+    if (typeof value !== 'string' || !pattern.test(value)) this.fail(key, `expected ${expected}, got ${describe(value)}`);
+    return value;
+  }
+
+  literal<T extends string>(key: string, allowed: readonly T[]): T {
+    const value = this.record[key];
+    if (!allowed.includes(value as T)) this.fail(key, `expected one of ${allowed.map((a) => JSON.stringify(a)).join(', ')}, got ${describe(value)}`);
+    return value as T;
+  }
+
+  number(key: string): number {
+    const value = this.record[key];
+    if (typeof value !== 'number' || !Number.isFinite(value)) this.fail(key, `expected a finite number, got ${describe(value)}`);
+    return value;
+  }
+
+  /** A finite number > 0 (lambda and the scales: 0 would make the edit singular or void). */
+  positive(key: string): number {
+    const value = this.number(key);
+    if (!(value > 0)) this.fail(key, `expected a finite number > 0, got ${describe(value)}`);
+    return value;
+  }
+
+  array(key: string, min: number, max: number): unknown[] {
+    const value = this.record[key];
+    if (!Array.isArray(value) || value.length < min || value.length > max) this.fail(key, `expected an array of ${min} to ${max} items, got ${describe(value)}`);
+    return value;
+  }
+}
+
+function describe(value: unknown): string {
+  if (value === undefined) return 'nothing';
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return `an array of ${value.length}`;
+  if (typeof value === 'string') return value.length > 40 ? `${JSON.stringify(value.slice(0, 40))}...` : JSON.stringify(value);
+  if (typeof value === 'object') return 'an object';
+  return `${typeof value} ${String(value)}`;
+}
