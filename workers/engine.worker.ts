@@ -4,7 +4,7 @@
  * through comlink; callbacks come in as comlink proxies.
  */
 import * as Comlink from 'comlink';
+import { browserPlatform } from '../src/engine/browser-platform.ts';
 import { Engine } from '../src/engine/engine.ts';
 
-const engine = new Engine(async () => (self as unknown as { navigator: Navigator }).navigator.gpu);
-Comlink.expose(engine);
+Comlink.expose(new Engine(browserPlatform));

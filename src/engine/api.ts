@@ -1,4 +1,10 @@
 import type { AdapterReport } from '../gpu/device.ts';
+import type { ConceptSetInput } from '../erasure/concept-sets.ts';
+import type { ClosedFormSolver } from '../erasure/closed-form.ts';
+import type { RealEraOptions } from '../erasure/realera.ts';
+import type { ErasureMethod } from '../erasure/recipe.ts';
+import type { TokenSelectionMode } from '../erasure/token-selection.ts';
+import type { SchedulerKind } from '../pipeline/schedulers/scheduler.ts';
 
 /** What the engine knows about its GPU, as the UI shows it. */
 export type GpuStatus =
@@ -24,6 +30,127 @@ export interface EngineApi {
   selfTest(): Promise<KernelCheck[]>;
   /** Events not tied to a call (device loss and recovery). */
   subscribe(listener: (event: EngineEvent) => void): Promise<void>;
+
+  /** Loads a pack (downloading what the cache lacks) and compiles its sessions. */
+  loadPack(spec: PackSourceSpec, onProgress?: (progress: PackLoadProgress) => void): Promise<PackSummary>;
+  cacheInfo(): Promise<CacheInfo>;
+  clearCache(): Promise<void>;
+
+  /** One image; `variant: 'edited'` uses the current edit (closed form or imported LoRA). */
+  generate(params: GenerateParams, onProgress?: (progress: GenerateProgressEvent) => void): Promise<GeneratedImage>;
+  /** Stops a running generate() within one denoising step. */
+  cancel(jobId: string): Promise<void>;
+
+  /** Computes the closed-form edit and makes it current. */
+  erase(request: EraseRequest): Promise<EditSummary>;
+  /** Recomputes an edit from its recipe JSON (undo/redo, or a recipe file). */
+  applyRecipe(recipeJson: string): Promise<EditSummary>;
+  clearEdit(): Promise<void>;
+  /** How much the current edit moves the UNet's noise prediction for each prompt (same latent, seed, timestep). */
+  measureEdit(prompts: string[], options?: { seed?: number; timestep?: number }): Promise<EditEffect[]>;
+
+  exportLora(options: LoraExportOptions): Promise<LoraExportResult>;
+  /** Opens a LoRA file and makes it the current edit at `strength`. */
+  importLora(bytes: Uint8Array, fileName: string, strength: number): Promise<LoraImportSummary>;
+}
+
+export interface GenerateParams {
+  /** Chosen by the caller, so that cancel() can name the job before generate() returns. */
+  jobId: string;
+  prompt: string;
+  negativePrompt?: string;
+  seed: number;
+  steps: number;
+  guidance: number;
+  scheduler: SchedulerKind;
+  /** Pixels; default: the pack's native size. */
+  width?: number;
+  height?: number;
+  variant: 'original' | 'edited';
+}
+
+export interface GenerateProgressEvent {
+  jobId: string;
+  phase: 'encode' | 'denoise' | 'decode';
+  step: number;
+  steps: number;
+}
+
+export interface GeneratedImage {
+  jobId: string;
+  variant: 'original' | 'edited';
+  width: number;
+  height: number;
+  /** RGBA, row-major, as canvas ImageData wants it. */
+  rgba: Uint8ClampedArray;
+  seed: number;
+  ms: number;
+  /** Which edit produced it (null for the original model). */
+  editId: string | null;
+}
+
+export interface EraseRequest {
+  concepts: ConceptSetInput;
+  method: ErasureMethod;
+  /** Prompt templates with one "{}" each; default: the concept kind's templates. */
+  templates?: string[];
+  tokens: TokenSelectionMode;
+  /** RealEra sampling (method 'realera'); seed defaults to 0. */
+  realera?: { options?: Partial<RealEraOptions>; seed?: number };
+  closedForm?: { lambda?: number; eraseScale?: number; preserveScale?: number; solver?: ClosedFormSolver };
+}
+
+export interface EditSummary {
+  /** sha256 of the canonical recipe: identifies the edit. */
+  id: string;
+  /** Canonical recipe JSON: recomputes this edit bit for bit. */
+  recipe: string;
+  eraseVectors: number;
+  preserveVectors: number;
+  /** Rank of W' - W (= erase vectors). */
+  rank: number;
+  neighbors: number;
+  beyond: number;
+  solver: string;
+  ms: { encode: number; sample: number; solve: number; total: number };
+}
+
+export interface EditEffect {
+  prompt: string;
+  /** |eps_edited - eps_original| / |eps_original| for one fixed latent and timestep. */
+  relativeChange: number;
+}
+
+export interface LoraExportOptions {
+  convention: 'diffusers' | 'kohya';
+  /** 'exact': rank = erase vectors, no truncation; a number: truncated SVD to that rank. */
+  rank: 'exact' | number;
+  dtype: 'fp16' | 'fp32';
+}
+
+export interface LoraLayerError {
+  module: string;
+  rank: number;
+  /** |Delta - Delta_r|_F / |Delta|_F (0 for exact exports). */
+  relativeError: number;
+}
+
+export interface LoraExportResult {
+  bytes: Uint8Array;
+  fileName: string;
+  rank: number;
+  layers: LoraLayerError[];
+  worstRelativeError: number;
+}
+
+export interface LoraImportSummary {
+  fileName: string;
+  strength: number;
+  /** Projections the file changes and Lethe applied. */
+  applied: string[];
+  /** Keys Lethe does not apply (self-attention, convolutions, text encoder, ...), listed, never dropped silently. */
+  notApplied: string[];
+  editId: string;
 }
 
 /** The built-in demo packs (forged in the engine, no download). */

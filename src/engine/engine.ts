@@ -1,23 +1,68 @@
-import type { EngineApi, EngineEvent, GpuStatus, KernelCheck } from './api.ts';
+import type {
+  CacheInfo,
+  EditEffect,
+  EditSummary,
+  EngineApi,
+  EngineEvent,
+  EraseRequest,
+  GeneratedImage,
+  GenerateParams,
+  GenerateProgressEvent,
+  GpuStatus,
+  KernelCheck,
+  LoraExportOptions,
+  LoraExportResult,
+  LoraImportSummary,
+  PackLoadProgress,
+  PackSourceSpec,
+  PackSummary,
+} from './api.ts';
+import { releaseEdit, type ActiveEdit } from './active-edit.ts';
+import { demoPackSource } from './demo-pack.ts';
+import { JobQueue } from './job-queue.ts';
+import { LoadedModel } from './loaded-model.ts';
+import type { EnginePlatform } from './platform.ts';
 import { GpuContext } from '../gpu/context.ts';
 import { acquireDevice, adapterProblems, WebGpuUnavailableError, type AdapterReport } from '../gpu/device.ts';
 import { selfTest } from '../gpu/self-test.ts';
+import type { GpuTensor } from '../gpu/tensor.ts';
+import type { BlobCache } from '../model/cache/blob-cache.ts';
+import { cacheInfo, clearCache, openPack } from '../model/pack-opener.ts';
+import { generate } from '../pipeline/generate.ts';
+import { initialLatents } from '../pipeline/noise.ts';
+import type { OnnxRunner } from '../pipeline/onnx/runner.ts';
+import { projectKv } from '../pipeline/unet/kv-projection.ts';
+import type { UnetConditioning } from '../pipeline/unet/piece-chain.ts';
+import { InputError } from '../util/errors.ts';
 
-/** Supplies the platform's GPU entry point: navigator.gpu in browsers, Dawn in Node. */
-export type GpuProvider = () => Promise<GPU | undefined | null>;
+export type { GpuProvider } from './platform.ts';
+
+/** The pack must be loaded before anything that runs it. */
+export class NoPackLoadedError extends InputError {
+  constructor() {
+    super('No model is loaded: load the demo pack, a hub repo or a local folder first.');
+  }
+}
 
 /**
- * Owns the GPUDevice and everything on it. One per worker (browser) or process (CLI).
- * A lost device is reported to subscribers and re-acquired on the next call.
+ * Owns the GPUDevice, the loaded model and the current edit. One per worker (browser) or
+ * process (CLI); the UI reaches it through comlink, the CLI directly. GPU jobs run one at a
+ * time; a lost device is reported to subscribers and re-acquired on the next call.
  */
 export class Engine implements EngineApi {
   private context: GpuContext | null = null;
   private report: AdapterReport | null = null;
   private acquiring: Promise<GpuStatus> | null = null;
   private lastStatus: GpuStatus | null = null;
+  private onnx: OnnxRunner | null = null;
+  private cache: BlobCache | null = null;
+  private model: LoadedModel | null = null;
+  private edit: ActiveEdit | null = null;
+  private readonly queue = new JobQueue();
+  private readonly jobs = new Map<string, AbortController>();
   private readonly listeners = new Set<(event: EngineEvent) => void>();
 
-  constructor(private readonly gpuProvider: GpuProvider) {}
+  constructor(private readonly platform: EnginePlatform) {}
 
   init(): Promise<GpuStatus> {
     if (this.context && !this.context.isLost && this.lastStatus) return Promise.resolve(this.lastStatus);
@@ -32,11 +77,160 @@ export class Engine implements EngineApi {
   }
 
   async selfTest(): Promise<KernelCheck[]> {
-    return selfTest(await this.gpu());
+    const ctx = await this.gpu();
+    return this.queue.run(() => selfTest(ctx));
   }
 
   async subscribe(listener: (event: EngineEvent) => void): Promise<void> {
     this.listeners.add(listener);
+  }
+
+  async loadPack(spec: PackSourceSpec, onProgress?: (progress: PackLoadProgress) => void): Promise<PackSummary> {
+    const report = (progress: PackLoadProgress) => {
+      try {
+        void Promise.resolve(onProgress?.(progress)).catch(() => undefined);
+      } catch {
+        // A progress listener that went away must not fail the load.
+      }
+    };
+    const ctx = await this.gpu();
+    return this.queue.run(async () => {
+      const opened = await openPack(spec, { cache: await this.blobCache(), onProgress: report, demoPack: demoPackSource });
+      const totals = { bytesDone: 0, bytesTotal: 0, overallDone: opened.summary.bytes, overallTotal: opened.summary.bytes };
+      const model = await LoadedModel.load(ctx, await this.runner(), opened, (file) => report({ phase: 'compile', file, ...totals }));
+      // Only now does the new pack replace the old one: a failed load loses nothing.
+      const previous = this.model;
+      this.model = model;
+      releaseEdit(this.edit);
+      this.edit = null;
+      await previous?.release();
+      report({ phase: 'ready', ...totals });
+      return opened.summary;
+    });
+  }
+
+  async cacheInfo(): Promise<CacheInfo> {
+    return cacheInfo(await this.blobCache());
+  }
+
+  async clearCache(): Promise<void> {
+    await clearCache(await this.blobCache());
+  }
+
+  async generate(params: GenerateParams, onProgress?: (progress: GenerateProgressEvent) => void): Promise<GeneratedImage> {
+    const controller = new AbortController();
+    if (this.jobs.has(params.jobId)) throw new InputError(`generate: job ${params.jobId} is already running`);
+    this.jobs.set(params.jobId, controller);
+    const notify = (progress: GenerateProgressEvent) => void Promise.resolve(onProgress?.(progress)).catch(() => undefined);
+    try {
+      const ctx = await this.gpu();
+      return await this.queue.run(async () => {
+        controller.signal.throwIfAborted();
+        const model = this.requireModel();
+        const edit = params.variant === 'edited' ? this.edit : null;
+        const dims = model.pack.manifest.dims;
+        const started = performance.now();
+        notify({ jobId: params.jobId, phase: 'encode', step: 0, steps: params.steps });
+        const result = await generate(
+          {
+            prompt: params.prompt,
+            negativePrompt: params.negativePrompt ?? '',
+            seed: params.seed,
+            steps: params.steps,
+            guidance: params.guidance,
+            scheduler: params.scheduler,
+            width: params.width ?? dims.sampleSize * dims.vaeScale,
+            height: params.height ?? dims.sampleSize * dims.vaeScale,
+            variant: params.variant,
+          },
+          {
+            latentSpace: dims,
+            schedulerConfig: model.schedulerConfig,
+            conditioner: {
+              condition: async (request) => this.condition(ctx, model, edit, request.unconditional ? [request.negativePrompt, request.prompt] : [request.prompt]),
+              release: (conditioning) => conditioning.release(),
+            },
+            predictor: { predict: (latents, shape, timestep, conditioning) => model.unet.predict(latents, shape, timestep, conditioning) },
+            decoder: { decode: async (latents, shape) => (await model.vae.decode(latents, shape)).pixels },
+          },
+          {
+            signal: controller.signal,
+            onProgress: (progress) => notify({ jobId: params.jobId, phase: progress.phase, step: progress.step, steps: progress.steps }),
+          },
+        );
+        return {
+          jobId: params.jobId,
+          variant: params.variant,
+          width: result.image.width,
+          height: result.image.height,
+          rgba: result.image.rgba,
+          seed: params.seed,
+          ms: performance.now() - started,
+          editId: edit?.id ?? null,
+        };
+      });
+    } finally {
+      this.jobs.delete(params.jobId);
+    }
+  }
+
+  async cancel(jobId: string): Promise<void> {
+    this.jobs.get(jobId)?.abort(new DOMException(`generation ${jobId} was cancelled`, 'AbortError'));
+  }
+
+  async erase(_request: EraseRequest): Promise<EditSummary> {
+    throw new Error('erase: not wired yet');
+  }
+
+  async applyRecipe(_recipeJson: string): Promise<EditSummary> {
+    throw new Error('applyRecipe: not wired yet');
+  }
+
+  async clearEdit(): Promise<void> {
+    await this.queue.run(async () => {
+      releaseEdit(this.edit);
+      this.edit = null;
+    });
+  }
+
+  async measureEdit(prompts: string[], options: { seed?: number; timestep?: number } = {}): Promise<EditEffect[]> {
+    const ctx = await this.gpu();
+    return this.queue.run(async () => {
+      const model = this.requireModel();
+      const dims = model.pack.manifest.dims;
+      const shape = [1, dims.latentChannels, dims.sampleSize, dims.sampleSize] as const;
+      const latents = initialLatents(options.seed ?? 0, shape, 1);
+      const timestep = options.timestep ?? 500;
+      const effects: EditEffect[] = [];
+      for (const prompt of prompts) {
+        const predict = async (edit: ActiveEdit | null) => {
+          const conditioning = await this.condition(ctx, model, edit, [prompt]);
+          try {
+            return await model.unet.predict(latents, shape, timestep, conditioning);
+          } finally {
+            conditioning.release();
+          }
+        };
+        const original = await predict(null);
+        const edited = await predict(this.edit);
+        let diff = 0;
+        let norm = 0;
+        for (let i = 0; i < original.length; i++) {
+          diff += (edited[i] - original[i]) ** 2;
+          norm += original[i] ** 2;
+        }
+        effects.push({ prompt, relativeChange: Math.sqrt(diff / Math.max(norm, 1e-30)) });
+      }
+      return effects;
+    });
+  }
+
+  async exportLora(_options: LoraExportOptions): Promise<LoraExportResult> {
+    throw new Error('exportLora: not wired yet');
+  }
+
+  async importLora(_bytes: Uint8Array, _fileName: string, _strength: number): Promise<LoraImportSummary> {
+    throw new Error('importLora: not wired yet');
   }
 
   /** The live context, re-acquiring the device after a loss. */
@@ -46,20 +240,81 @@ export class Engine implements EngineApi {
     return this.context;
   }
 
-  dispose(): void {
+  get adapter(): AdapterReport | null {
+    return this.report;
+  }
+
+  /** The loaded model (CLI and tests). */
+  get loadedModel(): LoadedModel | null {
+    return this.model;
+  }
+
+  get activeEdit(): ActiveEdit | null {
+    return this.edit;
+  }
+
+  async dispose(): Promise<void> {
+    releaseEdit(this.edit);
+    this.edit = null;
+    await this.model?.release();
+    this.model = null;
     this.context?.destroy();
     this.context = null;
+  }
+
+  /** K/V of every cross-attention layer for `prompts`, under `edit`, as UNet inputs. */
+  private async condition(ctx: GpuContext, model: LoadedModel, edit: ActiveEdit | null, prompts: string[]): Promise<UnetConditioning> {
+    let embedding: GpuTensor = await model.encode(ctx, prompts);
+    if (edit?.kind === 'closed-form') {
+      const edited = edit.embeddingEdit.apply(embedding);
+      embedding.release();
+      embedding = edited;
+    }
+    const kv = projectKv(ctx, embedding, model.weights, edit?.kind === 'lora' ? edit.deltas : undefined);
+    embedding.release();
+    // ORT reads K/V from our buffers: our writes must be submitted before its commands.
+    ctx.flush();
+    const conditioning = await model.unet.conditioning(ctx, kv);
+    return {
+      feeds: conditioning.feeds,
+      release() {
+        conditioning.release();
+        kv.release();
+      },
+    };
+  }
+
+  private requireModel(): LoadedModel {
+    if (!this.model) throw new NoPackLoadedError();
+    return this.model;
+  }
+
+  private async runner(): Promise<OnnxRunner> {
+    const ctx = await this.gpu();
+    this.onnx ??= await this.platform.onnxRunner(ctx.device);
+    return this.onnx;
+  }
+
+  private async blobCache(): Promise<BlobCache> {
+    this.cache ??= await this.platform.blobCache();
+    return this.cache;
   }
 
   private async acquire(): Promise<GpuStatus> {
     const recovering = this.context?.isLost === true;
     try {
-      const { device, report } = await acquireDevice(await this.gpuProvider());
+      const { device, report } = await acquireDevice(await this.platform.gpu());
       this.context = new GpuContext(device);
+      this.onnx = null;
       this.report = report;
       this.context.onDeviceLost((info) => this.emit({ type: 'device-lost', reason: info.reason, message: info.message }));
       this.lastStatus = { state: 'ready', report, problems: adapterProblems(report) };
-      if (recovering) this.emit({ type: 'device-restored', report });
+      if (recovering) {
+        // Everything on the old device is gone; the pack reloads from the cache on the next load.
+        this.model = null;
+        this.edit = null;
+        this.emit({ type: 'device-restored', report });
+      }
     } catch (error) {
       this.context = null;
       this.lastStatus =
@@ -72,9 +327,5 @@ export class Engine implements EngineApi {
 
   private emit(event: EngineEvent): void {
     for (const listener of this.listeners) listener(event);
-  }
-
-  get adapter(): AdapterReport | null {
-    return this.report;
   }
 }

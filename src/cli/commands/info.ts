@@ -1,13 +1,13 @@
 import type { CliCommand } from '../command.ts';
 import { Engine } from '../../engine/engine.ts';
-import { nodeGpu } from '../../gpu/node-gpu.ts';
+import { nodePlatform } from '../../engine/node-engine.ts';
 
 export const infoCommand: CliCommand = {
   name: 'info',
   summary: 'show the WebGPU adapter and run the kernel self-test',
   usage: 'lethe info [--self-test]',
   async run(args) {
-    const engine = new Engine(() => nodeGpu());
+    const engine = new Engine(nodePlatform());
     const status = await engine.init();
     if (status.state === 'unavailable') {
       console.error(`${status.message}\n${status.advice.join('\n')}`);
@@ -17,10 +17,10 @@ export const infoCommand: CliCommand = {
     if (args.includes('--self-test')) {
       const checks = await engine.selfTest();
       for (const check of checks) console.log(`${check.passed ? 'ok  ' : 'FAIL'} ${check.name.padEnd(24)} err ${check.maxRelError.toExponential(2)}  ${check.ms.toFixed(1)} ms`);
-      engine.dispose();
+      await engine.dispose();
       return checks.every((check) => check.passed) ? 0 : 1;
     }
-    engine.dispose();
+    await engine.dispose();
     return 0;
   },
 };

@@ -1,0 +1,13 @@
+import type { BlobCache } from '../model/cache/blob-cache.ts';
+import type { OnnxRunner } from '../pipeline/onnx/runner.ts';
+
+/** Supplies the platform's GPU entry point: navigator.gpu in browsers, Dawn in Node. */
+export type GpuProvider = () => Promise<GPU | undefined | null>;
+
+/** What differs between the browser worker and Node (CLI, tests); everything else is shared. */
+export interface EnginePlatform {
+  gpu: GpuProvider;
+  /** ORT on the engine's device (browser) or on the CPU (Node). */
+  onnxRunner(device: GPUDevice): Promise<OnnxRunner>;
+  blobCache(): Promise<BlobCache>;
+}
