@@ -5,12 +5,12 @@ import type { GpuTensor } from '../tensor.ts';
 export type OpAttribute = number | number[] | string | Float32Array | Int32Array;
 
 /**
- * One compute node of a piece graph after shape folding. Static shapes are known; every
+ * One compute node of a piece graph after shape folding. Static shapes are known. Every
  * integer operand that was a shape computation (Reshape target, Slice starts/ends/axes/steps,
- * Split sizes, Resize scales, Expand shape, Unsqueeze/Squeeze/Reduce axes) has been moved into
- * `attributes` and dropped from `inputs`, so `inputs` holds float tensors only (plus Where's
- * condition as i32). Resolved attributes the executor adds are listed in ops/README in each
- * forward (e.g. Reshape `shape`, Slice `starts`/`ends`/`axes`/`steps`, Split `split`).
+ * Split sizes, Resize roi/scales/sizes, Expand shape, Unsqueeze/Squeeze/Reduce axes, Gather
+ * indices) has been resolved into `attributes` and its slot in `inputs` set to '' (so input
+ * positions stay ONNX positions; the forward sees null there). What each op resolves is
+ * documented next to its forward in ops/ (e.g. Slice: normalized `starts`, `steps`, `axes`).
  */
 export interface OpNode {
   opType: string;
