@@ -10,3 +10,5 @@ export { groupNorm, type GroupNormOptions } from './group-norm.ts';
 export { instanceNorm } from './instance-norm.ts';
 export { broadcastShapes, MAX_BROADCAST_RANK } from './broadcast.ts';
 export { reductionStrategy, splitAroundAxes, type AxisSplit, type ReductionStrategy } from './reduction-plan.ts';
+export { conv2d, conv2dOutputShape, type Conv2dOptions } from './conv2d.ts';
+export { layoutCopy, contiguousStrides, MAX_LAYOUT_COPY_RANK, type CopyLayout } from './layout-copy.ts';

@@ -1,0 +1,179 @@
+/**
+ * The WGSL graph executor: a UNet piece (ONNX) folded at load to GPU compute nodes with static
+ * shapes, run node by node on our kernels. With `record`, it keeps a tape for the VJP rules;
+ * without, it frees each intermediate as soon as no later node reads it.
+ *
+ * Storage: every float tensor is f32 on the GPU. fp16 packs are converted to f32 when their
+ * weights are uploaded (their Casts become views), which keeps training numerics in f32 and
+ * works on adapters without shader-f16; the cost is twice the weight memory of an fp16 pack.
+ * Integer runtime inputs (the timestep) are passed as f32 tensors holding integers.
+ */
+import type { GpuContext } from '../context.ts';
+import type { GpuTensor } from '../tensor.ts';
+import type { ModelProto } from '../../formats/onnx/types.ts';
+import { TensorDataType } from '../../formats/onnx/types.ts';
+import { InputError, ShapeError } from '../../util/errors.ts';
+import { foldGraph, tensorToFloat64, type FoldedGraph, type GraphConstant, type GraphValue } from './fold.ts';
+import { FLOAT_TYPES } from './fold-eval.ts';
+import type { OpNode, TapeEntry } from './op-types.ts';
+import { gpuOp, type OpSpec } from './ops/index.ts';
+
+export interface ForwardOptions {
+  /** Keep every node's inputs, outputs and saved tensors (for backward); nothing is freed. */
+  record?: boolean;
+}
+
+export interface ForwardResult {
+  outputs: Record<string, GpuTensor>;
+  tape?: TapeEntry[];
+}
+
+export interface PieceGraph {
+  readonly file: string;
+  /** Runtime inputs with their static shapes (integer ones are passed as f32). */
+  readonly inputs: readonly GraphValue[];
+  readonly outputs: readonly GraphValue[];
+  /** GPU compute nodes in execution order. */
+  readonly nodes: readonly OpNode[];
+  /** Uploaded weights and folded constants the nodes read, by tensor name. */
+  readonly constants: ReadonlyMap<string, GpuTensor>;
+  /** Shape-arithmetic nodes evaluated at load. */
+  readonly foldedCount: number;
+  /**
+   * Records one forward pass on the GPU (nothing is awaited). Inputs must have the shapes given
+   * at load. Outputs belong to the caller (release them); with `record`, so do the tape's
+   * tensors (see releaseTape).
+   */
+  forward(inputs: Record<string, GpuTensor>, options?: ForwardOptions): ForwardResult;
+  /** Frees what a recorded tape holds, except graph inputs, constants and `keep`. */
+  releaseTape(tape: readonly TapeEntry[], keep?: Iterable<GpuTensor>): void;
+  /** Frees the uploaded constants. */
+  release(): void;
+}
+
+/** Folds `model` for the given input shapes and uploads its weights once. */
+export function loadPieceGraph(ctx: GpuContext, model: ModelProto, inputShapes: Record<string, readonly number[]>, file: string): PieceGraph {
+  const folded = foldGraph(model, inputShapes, file);
+  const constants = new Map<string, GpuTensor>();
+  try {
+    for (const [name, constant] of folded.constants) constants.set(name, uploadConstant(ctx, name, constant, file));
+  } catch (error) {
+    for (const tensor of constants.values()) tensor.release();
+    throw error;
+  }
+  return new FoldedPieceGraph(ctx, folded, constants, file);
+}
+
+function uploadConstant(ctx: GpuContext, name: string, constant: GraphConstant, file: string): GpuTensor {
+  const [shape, elemType, values] =
+    constant.kind === 'host'
+      ? [constant.value.dims, constant.value.elemType, constant.value.data]
+      : [constant.shape, constant.tensor.dataType, constant.tensor.dataType === TensorDataType.FLOAT ? null : tensorToFloat64(constant.tensor, file)];
+  // Booleans (Where conditions) go up as i32; everything else as f32.
+  if (elemType === TensorDataType.BOOL) return ctx.uploadInt32(Int32Array.from(values!), shape);
+  if (values) return ctx.upload(Float32Array.from(values), shape);
+  if (constant.kind !== 'initializer') throw new Error('unreachable');
+  // fp32 initializers: straight from the bytes, no float64 detour for large weights.
+  const raw = constant.tensor.rawData;
+  const data = raw ? new Float32Array(raw.slice().buffer) : Float32Array.from(constant.tensor.floatData ?? []);
+  if (data.length !== shape.reduce((a, b) => a * b, 1)) throw new ShapeError(`${file}: initializer "${name}" holds ${data.length} values for shape [${shape}]`);
+  return ctx.upload(data, shape);
+}
+
+class FoldedPieceGraph implements PieceGraph {
+  readonly inputs: readonly GraphValue[];
+  readonly outputs: readonly GraphValue[];
+  readonly nodes: readonly OpNode[];
+  readonly foldedCount: number;
+  private readonly specs: OpSpec[];
+  /** For each node, the input names whose last reader it is (freed after it runs). */
+  private readonly lastUses: string[][];
+
+  constructor(
+    private readonly ctx: GpuContext,
+    folded: FoldedGraph,
+    readonly constants: Map<string, GpuTensor>,
+    readonly file: string,
+  ) {
+    this.inputs = folded.inputs;
+    this.outputs = folded.outputs;
+    this.nodes = folded.nodes;
+    this.foldedCount = folded.foldedCount;
+    this.specs = folded.nodes.map((node) => gpuOp(node.opType)!);
+    const last = new Map<string, number>();
+    folded.nodes.forEach((node, i) => node.inputs.forEach((name) => name && last.set(name, i)));
+    for (const o of folded.outputs) last.set(o.name, Infinity);
+    this.lastUses = folded.nodes.map(() => []);
+    for (const [name, i] of last) if (Number.isFinite(i)) this.lastUses[i].push(name);
+    // Outputs of a node that nothing reads are dead at once.
+    folded.nodes.forEach((node, i) => node.outputs.forEach((name) => name && !last.has(name) && this.lastUses[i].push(name)));
+  }
+
+  forward(given: Record<string, GpuTensor>, options: ForwardOptions = {}): ForwardResult {
+    const values = new Map<string, GpuTensor>();
+    const pinned = new Set<GPUBuffer>();
+    for (const input of this.inputs) {
+      const tensor = given[input.name];
+      if (!tensor) throw new InputError(`${this.file}: input "${input.name}" is missing`);
+      if (tensor.shape.join() !== input.shape.join()) throw new InputError(`${this.file}: input "${input.name}" has shape [${tensor.shape}], loaded for [${input.shape}]`);
+      const integral = !FLOAT_TYPES.has(input.elemType);
+      if (tensor.dtype !== 'f32') throw new InputError(`${this.file}: input "${input.name}" must be an f32 tensor${integral ? ' (integers as floats)' : ''}, got ${tensor.dtype}`);
+      values.set(input.name, tensor);
+      pinned.add(tensor.buffer);
+    }
+    for (const [name, tensor] of this.constants) {
+      values.set(name, tensor);
+      pinned.add(tensor.buffer);
+    }
+    // Live names per buffer: views share their producer's buffer.
+    const live = new Map<GPUBuffer, number>();
+    const tape: TapeEntry[] | undefined = options.record ? [] : undefined;
+    this.nodes.forEach((node, i) => {
+      const inputs = node.inputs.map((name) => (name ? values.get(name)! : null));
+      let result: ReturnType<OpSpec['forward']>;
+      try {
+        result = this.specs[i].forward(this.ctx, inputs, node);
+      } catch (error) {
+        throw new ShapeError(`${this.file}: ${node.opType} "${node.name}" failed: ${(error as Error).message}`);
+      }
+      node.outputs.forEach((name, k) => {
+        if (!name) return;
+        const tensor = result.outputs[k];
+        values.set(name, tensor);
+        live.set(tensor.buffer, (live.get(tensor.buffer) ?? 0) + 1);
+      });
+      if (tape) {
+        tape.push({ node, inputs, outputs: result.outputs, saved: result.saved });
+        return;
+      }
+      for (const tensor of result.saved ?? []) tensor.release();
+      for (const name of this.lastUses[i]) {
+        const tensor = values.get(name)!;
+        values.delete(name);
+        const buffer = tensor.buffer;
+        if (pinned.has(buffer)) continue;
+        const left = live.get(buffer)! - 1;
+        live.set(buffer, left);
+        if (left === 0) this.ctx.pool.release(buffer);
+      }
+    });
+    const outputs: Record<string, GpuTensor> = {};
+    for (const o of this.outputs) outputs[o.name] = values.get(o.name)!;
+    return { outputs, tape };
+  }
+
+  releaseTape(tape: readonly TapeEntry[], keep: Iterable<GpuTensor> = []): void {
+    const protectedBuffers = new Set<GPUBuffer>([...this.constants.values()].map((t) => t.buffer));
+    for (const t of keep) protectedBuffers.add(t.buffer);
+    const inputBuffers = new Set<GPUBuffer>();
+    const produced = new Set<GPUBuffer>();
+    for (const entry of tape) for (const t of [...entry.outputs, ...(entry.saved ?? [])]) if (!t.isReleased) produced.add(t.buffer);
+    for (const entry of tape) for (const t of entry.inputs) if (t && !produced.has(t.buffer)) inputBuffers.add(t.buffer);
+    for (const buffer of produced) if (!protectedBuffers.has(buffer) && !inputBuffers.has(buffer)) this.ctx.pool.release(buffer);
+  }
+
+  release(): void {
+    for (const tensor of this.constants.values()) tensor.release();
+    this.constants.clear();
+  }
+}
