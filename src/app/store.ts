@@ -1,6 +1,7 @@
 import { create } from 'zustand';
 import type { CacheInfo, DemoPreset, GpuStatus, KernelCheck, PackSummary } from '../engine/api.ts';
 import type { PackErrorView } from '../model/pack-error-advice.ts';
+import { initialConceptState, initialEditState, initialGenerationState, initialLoraState, type ConceptState, type EditState, type GenerationState, type LoraState } from './studio-state.ts';
 import type { HubFields, ModelSourceChoice, PackLoadView, PickedFolder } from './model-load.ts';
 
 export type SelfTestState =
@@ -49,11 +50,22 @@ export interface StudioState {
   /** Non-fatal notices (device lost and restored, ...), newest last. */
   notices: string[];
   model: ModelState;
+  /** The generation panel and the before/after pairs. */
+  generation: GenerationState;
+  /** The concept panel's form and measurements. */
+  concept: ConceptState;
+  /** The edit the engine applies now, and undo/redo. */
+  edit: EditState;
+  lora: LoraState;
   setGpu(gpu: GpuStatus): void;
   setSelfTest(selfTest: SelfTestState): void;
   notify(message: string): void;
   /** Merges fields into the model slice; a function gets the current slice. */
   updateModel(patch: Partial<ModelState> | ((model: ModelState) => Partial<ModelState>)): void;
+  updateGeneration(patch: Partial<GenerationState> | ((generation: GenerationState) => Partial<GenerationState>)): void;
+  updateConcept(patch: Partial<ConceptState> | ((concept: ConceptState) => Partial<ConceptState>)): void;
+  updateEdit(patch: Partial<EditState> | ((edit: EditState) => Partial<EditState>)): void;
+  updateLora(patch: Partial<LoraState> | ((lora: LoraState) => Partial<LoraState>)): void;
 }
 
 export const useStudio = create<StudioState>((set) => ({
@@ -61,8 +73,16 @@ export const useStudio = create<StudioState>((set) => ({
   selfTest: { state: 'idle' },
   notices: [],
   model: initialModelState,
+  generation: initialGenerationState(),
+  concept: initialConceptState(),
+  edit: initialEditState(),
+  lora: initialLoraState(),
   setGpu: (gpu) => set({ gpu }),
   setSelfTest: (selfTest) => set({ selfTest }),
   notify: (message) => set((state) => ({ notices: [...state.notices.slice(-4), message] })),
   updateModel: (patch) => set((state) => ({ model: { ...state.model, ...(typeof patch === 'function' ? patch(state.model) : patch) } })),
+  updateGeneration: (patch) => set((state) => ({ generation: { ...state.generation, ...(typeof patch === 'function' ? patch(state.generation) : patch) } })),
+  updateConcept: (patch) => set((state) => ({ concept: { ...state.concept, ...(typeof patch === 'function' ? patch(state.concept) : patch) } })),
+  updateEdit: (patch) => set((state) => ({ edit: { ...state.edit, ...(typeof patch === 'function' ? patch(state.edit) : patch) } })),
+  updateLora: (patch) => set((state) => ({ lora: { ...state.lora, ...(typeof patch === 'function' ? patch(state.lora) : patch) } })),
 }));

@@ -1,0 +1,209 @@
+/**
+ * The concept panel's state and its mapping to an EraseRequest; pure, so it is testable without
+ * a DOM. The form holds what the user typed (blank rows, unnormalized text); `eraseRequestFor`
+ * trims, drops blank rows, and validates through the same parser recipes use, so a contradiction
+ * (a concept both erased and preserved) is reported before the engine is asked.
+ */
+import type { EraseRequest } from '../engine/api.ts';
+import { REALERA_CLOSED_FORM, UCE_CLOSED_FORM, type ClosedFormSettings } from '../erasure/closed-form-problem.ts';
+import { parseConceptSet, type ConceptKind, type ConceptSet, type ConceptSetInput } from '../erasure/concept-sets.ts';
+import { REALERA_DEFAULTS } from '../erasure/realera.ts';
+import type { ErasureMethod, ErasureRecipe } from '../erasure/recipe.ts';
+import type { TokenSelectionMode } from '../erasure/token-selection.ts';
+import { InputError } from '../util/errors.ts';
+
+export interface ChipValue {
+  concept: string;
+  weight: number;
+}
+
+export interface TargetForm {
+  concept: string;
+  weight: number;
+  /** "" is the empty prompt, the default anchor. */
+  anchor: string;
+  corefs: ChipValue[];
+}
+
+/** The RealEra options the panel exposes (the rest keep REALERA_DEFAULTS). */
+export interface RealEraForm {
+  s1: number;
+  s2: number;
+  m: number;
+  n: number;
+  d1: number;
+  d2: number;
+  seed: number;
+}
+
+export interface ConceptForm {
+  kind: ConceptKind;
+  targets: TargetForm[];
+  retains: ChipValue[];
+  preserve: ChipValue[];
+  method: ErasureMethod;
+  tokens: TokenSelectionMode;
+  lambda: number;
+  eraseScale: number;
+  preserveScale: number;
+  realera: RealEraForm;
+}
+
+export const CIFAR10_CLASSES: readonly string[] = ['airplane', 'automobile', 'bird', 'cat', 'deer', 'dog', 'frog', 'horse', 'ship', 'truck'];
+
+export function emptyTarget(): TargetForm {
+  return { concept: '', weight: 1, anchor: '', corefs: [] };
+}
+
+export const DEFAULT_REALERA_FORM: RealEraForm = {
+  s1: REALERA_DEFAULTS.s1,
+  s2: REALERA_DEFAULTS.s2,
+  m: REALERA_DEFAULTS.m,
+  n: REALERA_DEFAULTS.n,
+  d1: REALERA_DEFAULTS.d1,
+  d2: REALERA_DEFAULTS.d2,
+  seed: 0,
+};
+
+export function closedFormPreset(method: ErasureMethod): ClosedFormSettings {
+  return method === 'realera' ? REALERA_CLOSED_FORM : UCE_CLOSED_FORM;
+}
+
+export function initialConceptForm(): ConceptForm {
+  return {
+    kind: 'object',
+    targets: [emptyTarget()],
+    retains: [],
+    preserve: [],
+    method: 'uce',
+    // UCE 2023 and RealEra both constrain the subject tokens and those after it.
+    tokens: 'subject',
+    ...UCE_CLOSED_FORM,
+    realera: { ...DEFAULT_REALERA_FORM },
+  };
+}
+
+/** Switching the method loads that method's closed-form settings (RealEra weighs preserve at 0.1). */
+export function withMethod(form: ConceptForm, method: ErasureMethod): ConceptForm {
+  if (method === form.method) return form;
+  return { ...form, method, ...closedFormPreset(method) };
+}
+
+/** Every concept the form erases or keeps, normalized, for de-duplication. */
+function claimedConcepts(form: ConceptForm): Set<string> {
+  const claimed = new Set<string>();
+  for (const target of form.targets) {
+    claimed.add(normalize(target.concept));
+    for (const coref of target.corefs) claimed.add(normalize(coref.concept));
+  }
+  for (const retain of form.retains) claimed.add(normalize(retain.concept));
+  return claimed;
+}
+
+/**
+ * The preserve list set to the CIFAR-10 classes, leaving out every class the form already erases
+ * or retains (a concept cannot be both erased and preserved).
+ */
+export function withCifar10Preserve(form: ConceptForm): ConceptForm {
+  const claimed = claimedConcepts(form);
+  return { ...form, preserve: CIFAR10_CLASSES.filter((c) => !claimed.has(c)).map((concept) => ({ concept, weight: 1 })) };
+}
+
+/**
+ * Adds chips typed into a chip editor: commas separate concepts; blanks and concepts already in
+ * the list are skipped.
+ */
+export function addChips(list: readonly ChipValue[], typed: string): ChipValue[] {
+  const next = [...list];
+  for (const part of typed.split(',')) {
+    const concept = part.trim().replace(/\s+/g, ' ');
+    if (concept === '' || next.some((chip) => normalize(chip.concept) === normalize(concept))) continue;
+    next.push({ concept, weight: 1 });
+  }
+  return next;
+}
+
+/** The ConceptSetInput the form describes: blank targets dropped, text trimmed. */
+export function conceptSetInput(form: ConceptForm): ConceptSetInput {
+  const chips = (list: readonly ChipValue[]) => list.filter((c) => c.concept.trim() !== '').map((c) => ({ concept: c.concept.trim(), weight: c.weight }));
+  return {
+    kind: form.kind,
+    targets: form.targets
+      .filter((t) => t.concept.trim() !== '')
+      .map((t) => ({ concept: t.concept.trim(), weight: t.weight, anchor: t.anchor.trim(), corefs: chips(t.corefs) })),
+    retains: chips(form.retains),
+    preserve: chips(form.preserve),
+  };
+}
+
+/**
+ * The request the "Erase" button sends. Throws InputError (naming the field) for a form the
+ * engine would refuse: no concept, contradictions, bad weights, out-of-range settings.
+ */
+export function eraseRequestFor(form: ConceptForm): EraseRequest {
+  const input = conceptSetInput(form);
+  if (input.targets.length === 0) throw new InputError('Enter a concept to erase.');
+  const concepts: ConceptSet = parseConceptSet(input, 'concepts');
+  checkNumber(form.lambda, 'lambda', 0);
+  checkNumber(form.eraseScale, 'erase scale', 0);
+  checkNumber(form.preserveScale, 'preserve scale', 0);
+  const request: EraseRequest = {
+    concepts: toInput(concepts),
+    method: form.method,
+    tokens: form.tokens,
+    closedForm: { lambda: form.lambda, eraseScale: form.eraseScale, preserveScale: form.preserveScale },
+  };
+  if (form.method === 'realera') {
+    const r = form.realera;
+    if (!(r.s1 >= -1 && r.s1 <= 1)) throw new InputError(`RealEra S1 must be a cosine in [-1, 1], got ${r.s1}.`);
+    if (!(r.s2 >= -1 && r.s2 <= r.s1)) throw new InputError(`RealEra S2 must be in [-1, S1 = ${r.s1}], got ${r.s2}.`);
+    if (!Number.isInteger(r.m) || r.m < 0) throw new InputError(`RealEra M must be a whole number >= 0, got ${r.m}.`);
+    if (!Number.isInteger(r.n) || r.n < 0) throw new InputError(`RealEra N must be a whole number >= 0, got ${r.n}.`);
+    if (!(r.d1 > 0)) throw new InputError(`RealEra D1 must be > 0, got ${r.d1}.`);
+    if (!(r.d2 > r.d1)) throw new InputError(`RealEra D2 must be greater than D1 = ${r.d1}, got ${r.d2}.`);
+    if (!Number.isInteger(r.seed) || r.seed < 0 || r.seed > 0xffffffff) throw new InputError(`RealEra seed must be a whole number in 0..4294967295, got ${r.seed}.`);
+    request.realera = { options: { s1: r.s1, s2: r.s2, m: r.m, n: r.n, d1: r.d1, d2: r.d2 }, seed: r.seed };
+  }
+  return request;
+}
+
+/** The form that reproduces a recipe's settings (after undo/redo or opening a recipe file). */
+export function conceptFormFromRecipe(recipe: ErasureRecipe, previous: ConceptForm): ConceptForm {
+  const weighted = (list: readonly { concept: string; weight: number }[]): ChipValue[] => list.map((c) => ({ concept: c.concept, weight: c.weight }));
+  const r = recipe.realera;
+  return {
+    kind: recipe.concepts.kind,
+    targets: recipe.concepts.targets.map((t) => ({ concept: t.concept, weight: t.weight, anchor: t.anchor, corefs: weighted(t.corefs) })),
+    retains: weighted(recipe.concepts.retains),
+    preserve: weighted(recipe.concepts.preserve),
+    method: recipe.method,
+    tokens: recipe.prompts.tokens,
+    lambda: recipe.closedForm.lambda,
+    eraseScale: recipe.closedForm.eraseScale,
+    preserveScale: recipe.closedForm.preserveScale,
+    realera: r ? { s1: r.options.s1, s2: r.options.s2, m: r.options.m, n: r.options.n, d1: r.options.d1, d2: r.options.d2, seed: r.seed } : previous.realera,
+  };
+}
+
+/** A short name for the edit, for file names and labels: "cat", "cat+dog". */
+export function editLabel(concepts: ConceptSetInput): string {
+  const names = concepts.targets.map((t) => (typeof t === 'string' ? t : t.concept));
+  return names.join('+') || 'edit';
+}
+
+function toInput(set: ConceptSet): ConceptSetInput {
+  return {
+    kind: set.kind,
+    targets: set.targets.map((t) => ({ concept: t.concept, weight: t.weight, anchor: t.anchor, corefs: t.corefs.map((c) => ({ concept: c.concept, weight: c.weight })) })),
+    retains: set.retains.map((c) => ({ concept: c.concept, weight: c.weight })),
+    preserve: set.preserve.map((c) => ({ concept: c.concept, weight: c.weight })),
+  };
+}
+
+function checkNumber(value: number, label: string, min: number): void {
+  if (!Number.isFinite(value) || value < min) throw new InputError(`${label} must be a number >= ${min}, got ${value}.`);
+}
+
+function normalize(concept: string): string {
+  return concept.trim().toLowerCase().replace(/\s+/g, ' ');
+}
