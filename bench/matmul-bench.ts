@@ -23,6 +23,8 @@ export interface MatmulBenchRow {
   /** ours / ORT throughput: above 1 means our kernel is faster. */
   ratio: number;
   maxAbsDiff: number;
+  /** Worst relative error of either result against float64 on 64 sampled entries. */
+  maxRelErrorVsFloat64: number;
 }
 
 /** A one-node ONNX graph: Y = A @ B with both operands as inputs, so ORT does the same work. */
@@ -49,8 +51,10 @@ export async function benchMatmul(ctx: GpuContext, log: (line: string) => void):
   const rows: MatmulBenchRow[] = [];
   const random = new SeededRandom(1);
   for (const [m, k, n] of MATMUL_SHAPES) {
-    const a = ctx.upload(random.normalArray(m * k), [m, k]);
-    const b = ctx.upload(random.normalArray(k * n), [k, n]);
+    const aValues = random.normalArray(m * k);
+    const bValues = random.normalArray(k * n);
+    const a = ctx.upload(aValues, [m, k]);
+    const b = ctx.upload(bValues, [k, n]);
     const out = ctx.empty([m, n]);
     const session = await createWebGpuSession(encodeModel(matmulModel(m, k, n)), ctx.device, { gpuOutputs: true });
     const feeds = { A: gpuInput(a.buffer, [m, k]), B: gpuInput(b.buffer, [k, n]) };
@@ -71,6 +75,18 @@ export async function benchMatmul(ctx: GpuContext, log: (line: string) => void):
     const ourValues = await ctx.read(out);
     let maxAbsDiff = 0;
     for (let i = 0; i < ourValues.length; i++) maxAbsDiff = Math.max(maxAbsDiff, Math.abs(ourValues[i] - ortValues[i]));
+    let maxRelErrorVsFloat64 = 0;
+    for (let sample = 0; sample < 64; sample++) {
+      const row = Math.floor(random.uniform() * m);
+      const col = Math.floor(random.uniform() * n);
+      let exact = 0;
+      let scale = 0;
+      for (let p = 0; p < k; p++) {
+        exact += aValues[row * k + p] * bValues[p * n + col];
+        scale += Math.abs(aValues[row * k + p] * bValues[p * n + col]);
+      }
+      for (const got of [ourValues[row * n + col], ortValues[row * n + col]]) maxRelErrorVsFloat64 = Math.max(maxRelErrorVsFloat64, Math.abs(got - exact) / scale);
+    }
     const flops = 2 * m * n * k;
     const row: MatmulBenchRow = {
       shape: `${m}x${k}x${n}`,
@@ -80,6 +96,7 @@ export async function benchMatmul(ctx: GpuContext, log: (line: string) => void):
       ortGflops: flops / theirs.ms / 1e6,
       ratio: theirs.ms / ours.ms,
       maxAbsDiff,
+      maxRelErrorVsFloat64,
     };
     rows.push(row);
     log(`matmul ${row.shape}: ours ${row.oursGflops.toFixed(1)} GFLOP/s, ORT ${row.ortGflops.toFixed(1)} GFLOP/s, ratio ${row.ratio.toFixed(2)}`);

@@ -43,7 +43,8 @@ try {
       'ours GFLOP/s': row.oursGflops.toFixed(1),
       'ORT GFLOP/s': row.ortGflops.toFixed(1),
       ratio: row.ratio.toFixed(2),
-      'max |diff|': row.maxAbsDiff.toExponential(1),
+      'max |ours-ORT|': row.maxAbsDiff.toExponential(1),
+      'rel err vs f64': row.maxRelErrorVsFloat64.toExponential(1),
     })),
   );
   mkdirSync('bench/results', { recursive: true });

@@ -5,7 +5,7 @@
 import * as ortNode from 'onnxruntime-node';
 import type { GpuContext } from '../../gpu/context.ts';
 import type { GpuTensor } from '../../gpu/tensor.ts';
-import { toHalf } from '../../util/half.ts';
+import { fromHalf, toHalf } from '../../util/half.ts';
 import type { OnnxRunner, OrtData, OrtDataType, SessionSpec, Tensor } from './runner.ts';
 
 export class NodeOnnxRunner implements OnnxRunner {
@@ -37,10 +37,7 @@ export class NodeOnnxRunner implements OnnxRunner {
 
   async toGpu(ctx: GpuContext, tensor: Tensor): Promise<GpuTensor> {
     if (tensor.type === 'float32') return ctx.upload(tensor.data as Float32Array, tensor.dims);
-    if (tensor.type === 'float16') {
-      const { fromHalf } = await import('../../util/half.ts');
-      return ctx.upload(fromHalf(tensor.data as Uint16Array), tensor.dims);
-    }
+    if (tensor.type === 'float16') return ctx.upload(fromHalf(tensor.data as Uint16Array), tensor.dims);
     throw new TypeError(`toGpu: ${tensor.type} outputs are not supported`);
   }
 }

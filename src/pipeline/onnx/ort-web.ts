@@ -8,8 +8,10 @@ import * as ort from 'onnxruntime-web/webgpu';
 import wasmUrl from 'onnxruntime-web/ort-wasm-simd-threaded.asyncify.wasm?url';
 
 ort.env.wasm.wasmPaths = { wasm: wasmUrl };
-// Threads need cross-origin isolation; without it ORT falls back to one thread by itself.
-ort.env.wasm.numThreads = typeof crossOriginIsolated !== 'undefined' && crossOriginIsolated ? Math.min(4, navigator.hardwareConcurrency || 1) : 1;
+// One wasm thread: the WebGPU EP runs the graphs on the GPU, and ORT's pthread workers would be
+// started from a bundled chunk of ours (Vite's preload helper touches `document`, which a
+// worker lacks). Cross-origin isolation is still served for SharedArrayBuffer users.
+ort.env.wasm.numThreads = 1;
 
 export { ort };
 

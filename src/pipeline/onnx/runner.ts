@@ -1,6 +1,7 @@
 import type { InferenceSession, Tensor } from 'onnxruntime-web';
 import type { GpuContext } from '../../gpu/context.ts';
 import type { GpuTensor } from '../../gpu/tensor.ts';
+import { fromHalf } from '../../util/half.ts';
 
 export type { InferenceSession, Tensor };
 
@@ -42,10 +43,7 @@ export interface OnnxRunner {
 export async function readFloat32(tensor: Tensor): Promise<Float32Array> {
   const data = tensor.location === 'cpu' ? tensor.data : await tensor.getData();
   if (data instanceof Float32Array) return data;
-  if (tensor.type === 'float16' && data instanceof Uint16Array) {
-    const { fromHalf } = await import('../../util/half.ts');
-    return fromHalf(data);
-  }
+  if (tensor.type === 'float16' && data instanceof Uint16Array) return fromHalf(data);
   throw new TypeError(`readFloat32: tensor of type ${tensor.type} is not float32/float16`);
 }
 
