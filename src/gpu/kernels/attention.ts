@@ -54,12 +54,14 @@ function dims(op: string, { q, k, v, keysTransposed }: AttentionOperands): Dims 
     throw new ShapeError(`${op}: q [${q.shape}], k [${k.shape}]${keysTransposed ? ' (transposed)' : ''}, v [${v.shape}] do not fit together`);
   }
   if (nq === 0 || nk === 0 || d === 0) throw new ShapeError(`${op}: empty operands q [${q.shape}], k [${k.shape}]`);
+  // Rows are read as vec4s; SD's head dims (40, 64, 80, 160) are all multiples of 4.
+  if (d % 4 !== 0 || d > 256) throw new ShapeError(`${op}: head dim ${d} must be a multiple of 4 and at most 256`);
   return { bh: lead.reduce((a, b) => a * b, 1), nq, nk, d };
 }
 
 function defines(d: number, sharedRowWords: number, keysTransposed: boolean): Record<string, number> {
   const tile = Math.max(1, Math.min(64, Math.floor(SHARED_WORDS / sharedRowWords)));
-  return { D: d, TILE: tile, K_T: keysTransposed ? 1 : 0 };
+  return { D4: d / 4, TILE: tile, K_T: keysTransposed ? 1 : 0 };
 }
 
 function uniforms(x: Dims, scale: number): ArrayBuffer {
