@@ -9,8 +9,8 @@
  * `.diff` full differences (kohya) are turned into factors by a randomized SVD to the smallest
  * rank whose measured relative error is below `diffTolerance` (1e-3): the runner's low-rank
  * path then serves them too, and a 1280 x 768 difference usually needs far fewer than 768
- * columns. When it would need more than half of min(out, in), a low-rank form saves nothing and
- * the difference is kept exactly as rank-min(out, in) factors (an identity on the smaller side);
+ * columns. When it would need more than MAX_DIFF_RANK (64) or half of min(out, in), the
+ * difference is kept exactly as rank-min(out, in) factors (an identity on the smaller side);
  * `notes` says which way each one went.
  */
 import { describeLoraKey } from '../formats/lora/keys.ts';
@@ -72,6 +72,11 @@ export interface LoraImportOptions {
 export class LoraBaseMismatchError extends InputError {}
 
 export const DEFAULT_DIFF_TOLERANCE = 1e-3;
+/**
+ * The largest rank tried for a `.diff`. Beyond it the search costs seconds per 1280 x 768 matrix
+ * on the CPU (QR and SVD of wide sketches) and saves little; the exact form is used instead.
+ */
+export const MAX_DIFF_RANK = 64;
 
 export function importLoraFile(bytes: Uint8Array, fileName: string, strength: number, target: ImportTarget, options: LoraImportOptions = {}): LoraImport {
   if (!Number.isFinite(strength)) throw new InputError(`${fileName}: strength must be a finite number, got ${strength}`);
@@ -204,7 +209,8 @@ function factorDiff(diff: LoraFullDiff, tolerance: number, seed: number, file: s
   const { outFeatures: out, inFeatures: inF, diff: values } = diff;
   for (let i = 0; i < values.length; i++) if (!Number.isFinite(values[i])) throw new InputError(`${file}: ${key}: holds a non-finite value (${values[i]}); the LoRA is broken`);
   const small = Math.min(out, inF);
-  const approximation = lowRankWithin({ rows: out, cols: inF, data: values }, tolerance, { seed, maxRank: Math.max(1, Math.floor(small / 2)) });
+  const maxRank = Math.max(1, Math.min(MAX_DIFF_RANK, Math.floor(small / 2)));
+  const approximation = lowRankWithin({ rows: out, cols: inF, data: values }, tolerance, { seed, maxRank });
   if (approximation)
     return { ...approximation, note: `factored to rank ${approximation.rank} by randomized SVD (relative error ${approximation.relativeError.toExponential(1)})` };
   // Exact: diff = I @ diff (out <= in) or diff @ I (in < out), rank min(out, in).

@@ -64,39 +64,74 @@ export function randomizedSvd(a: DenseMatrix, rank: number, options: RandomizedS
  * that needs more than `maxRank` (then a low-rank form saves nothing and the caller should keep
  * the matrix exact). The sketch grows by doubling; each try costs O(rows cols l (2q + 2)).
  */
-export function lowRankWithin(a: DenseMatrix, tolerance: number, options: RandomizedSvdOptions & { readonly maxRank?: number } = {}): LowRankApproximation | null {
+export function lowRankWithin(a: DenseMatrix, tolerance: number, options: LowRankSearchOptions = {}): LowRankApproximation | null {
+  const search = startSearch(a, tolerance, options);
+  if (search.zero) return factorsOf(search.work, search.rows, search.cols, zeroSketch(search.rows, search.cols), 1);
+  for (const width of search.widths) {
+    const result = search.accept(sketchSvd(search.work, search.rows, search.cols, width, options));
+    if (result) return result;
+  }
+  return null;
+}
+
+export interface LowRankSearchOptions extends RandomizedSvdOptions {
+  /** Largest rank to try (default min(rows, cols)). */
+  readonly maxRank?: number;
+}
+
+/** The steps of lowRankWithin that do not depend on where the products run. */
+export interface LowRankSearch {
+  readonly rows: number;
+  readonly cols: number;
+  /** A in float64. */
+  readonly work: Float64Array;
+  readonly zero: boolean;
+  /** Sketch widths to try, growing. */
+  readonly widths: number[];
+  /** The factors when this sketch meets the tolerance, else null. */
+  accept(sketch: SketchSvd): LowRankApproximation | null;
+}
+
+export function startSearch(a: DenseMatrix, tolerance: number, options: LowRankSearchOptions): LowRankSearch {
   const { rows, cols } = checkMatrix(a);
   if (!(tolerance > 0 && tolerance < 1)) throw new InputError(`lowRankWithin: tolerance: expected a number in (0, 1), got ${tolerance}`);
   const minDim = Math.min(rows, cols);
   const maxRank = options.maxRank ?? minDim;
   if (!Number.isInteger(maxRank) || maxRank < 1 || maxRank > minDim) throw new InputError(`lowRankWithin: maxRank: expected an integer in [1, ${minDim}], got ${maxRank}`);
+  const oversample = oversampleOf(options);
   const work = Float64Array.from(a.data);
   const total = squaredNorm(work);
-  if (total === 0) return factorsOf(work, rows, cols, zeroSketch(rows, cols), 1);
-  const oversample = oversampleOf(options);
+  // The sketch grows by doubling: each try costs O(rows cols l (2q + 2)).
+  const widths: number[] = [];
   for (let target = Math.min(16, maxRank); ; target = Math.min(maxRank, target * 2)) {
-    const sketch = sketchSvd(work, rows, cols, Math.min(minDim, target + oversample), options);
-    // Smallest rank whose error |A|^2 - sum_{i<r} s_i^2 (exact for A ~ Q B_r) meets the tolerance,
-    // with a little margin for the float32 rounding of the returned factors.
-    const budget = (tolerance * 0.9) ** 2 * total;
-    let kept = 0;
-    let rank = 0;
-    for (let k = 0; k < Math.min(maxRank, sketch.values.length); k++) {
-      kept += sketch.values[k] ** 2;
-      if (total - kept <= budget) {
-        rank = k + 1;
-        break;
-      }
-    }
-    if (rank > 0) {
-      const result = factorsOf(work, rows, cols, sketch, rank);
-      if (result.relativeError <= tolerance) return result;
-    }
-    if (target >= maxRank) return null;
+    widths.push(Math.min(minDim, target + oversample));
+    if (target >= maxRank) break;
   }
+  return {
+    rows,
+    cols,
+    work,
+    zero: total === 0,
+    widths,
+    accept(sketch) {
+      // Smallest rank whose error |A|^2 - sum_{i<r} s_i^2 (exact for A ~ Q B_r) meets the tolerance,
+      // with a little margin for the float32 rounding of the returned factors.
+      const budget = (tolerance * 0.9) ** 2 * total;
+      let kept = 0;
+      for (let k = 0; k < Math.min(maxRank, sketch.values.length); k++) {
+        kept += sketch.values[k] ** 2;
+        if (total - kept <= budget) {
+          const result = factorsOf(work, rows, cols, sketch, k + 1);
+          return result.relativeError <= tolerance ? result : null;
+        }
+      }
+      return null;
+    },
+  };
 }
 
-interface SketchSvd {
+/** The SVD of a sketch B = Q^T A, lifted to A's sides (exported for the GPU variant). */
+export interface SketchSvd {
   /** rows x l: left singular vectors of A's sketch (Q Ub). */
   readonly left: Float64Array;
   /** cols x l: right singular vectors (Vb). */
@@ -106,26 +141,47 @@ interface SketchSvd {
 }
 
 function sketchSvd(a: Float64Array, rows: number, cols: number, width: number, options: RandomizedSvdOptions): SketchSvd {
+  const steps = sketchSteps(rows, cols, width, options);
+  let step = steps.next();
+  while (!step.done) {
+    const { x, transpose } = step.value;
+    step = steps.next(transpose ? transposeTimes(a, rows, cols, x, width) : times(a, rows, cols, x, width));
+  }
+  return step.value;
+}
+
+/** What a sketch step needs: A @ x (x: cols x width) or, when `transpose`, A^T @ x (x: rows x width). */
+export interface ProductRequest {
+  readonly x: Float64Array;
+  readonly transpose: boolean;
+}
+
+/**
+ * The range finder as a generator of the products it needs, so the same steps run with CPU
+ * products here and GPU products in randomized-svd-gpu.ts.
+ */
+export function* sketchSteps(rows: number, cols: number, width: number, options: RandomizedSvdOptions): Generator<ProductRequest, SketchSvd, Float64Array> {
   const powerIterations = options.powerIterations ?? DEFAULT_POWER_ITERATIONS;
   if (!Number.isInteger(powerIterations) || powerIterations < 0 || powerIterations > 20)
     throw new InputError(`randomizedSvd: powerIterations: expected an integer in [0, 20], got ${powerIterations}`);
   const omega = new SeededRandom(options.seed ?? 0).normalArray64(cols * width);
-  let q = thinQr(times(a, rows, cols, omega, width), rows, width).q;
+  let q = thinQr(yield { x: omega, transpose: false }, rows, width).q;
   for (let i = 0; i < powerIterations; i++) {
-    const z = thinQr(transposeTimes(a, rows, cols, q, width), cols, width).q;
-    q = thinQr(times(a, rows, cols, z, width), rows, width).q;
+    const z = thinQr(yield { x: q, transpose: true }, cols, width).q;
+    q = thinQr(yield { x: z, transpose: false }, rows, width).q;
   }
   // B^T = A^T Q (cols x l) = Q2 R2, R2 = Ur S Vr^T  =>  B = Vr S (Q2 Ur)^T,  A ~ (Q Vr) S (Q2 Ur)^T.
-  const bt = thinQr(transposeTimes(a, rows, cols, q, width), cols, width);
+  const bt = thinQr(yield { x: q, transpose: true }, cols, width);
   const core = jacobiSvd(bt.r, width, width);
   return { left: product(q, rows, width, core.v, width), right: product(bt.q, cols, width, core.u, width), values: core.values, width };
 }
 
-function zeroSketch(rows: number, cols: number): SketchSvd {
+export function zeroSketch(rows: number, cols: number): SketchSvd {
   return { left: new Float64Array(rows), right: new Float64Array(cols), values: new Float64Array(1), width: 1 };
 }
 
-function factorsOf(a: Float64Array, rows: number, cols: number, sketch: SketchSvd, rank: number): LowRankApproximation {
+/** Rank-`rank` factors from a sketch, with the error measured in float64 against `a`. */
+export function factorsOf(a: Float64Array, rows: number, cols: number, sketch: SketchSvd, rank: number): LowRankApproximation {
   const { left, right, values, width } = sketch;
   const up = new Float32Array(rows * rank);
   const down = new Float32Array(rank * cols);
@@ -148,7 +204,7 @@ function factorsOf(a: Float64Array, rows: number, cols: number, sketch: SketchSv
   return { rows, cols, rank, up, down, singularValues: values, relativeError: total > 0 ? Math.sqrt(residual / total) : 0 };
 }
 
-function checkMatrix(a: DenseMatrix): { rows: number; cols: number } {
+export function checkMatrix(a: DenseMatrix): { rows: number; cols: number } {
   const { rows, cols } = a;
   if (!Number.isSafeInteger(rows) || rows < 1 || !Number.isSafeInteger(cols) || cols < 1) throw new InputError(`randomizedSvd: expected positive integer dimensions, got ${rows} x ${cols}`);
   if (a.data.length !== rows * cols) throw new InputError(`randomizedSvd: expected ${rows} x ${cols} = ${rows * cols} values, got ${a.data.length}`);
@@ -156,7 +212,7 @@ function checkMatrix(a: DenseMatrix): { rows: number; cols: number } {
   return { rows, cols };
 }
 
-function oversampleOf(options: RandomizedSvdOptions): number {
+export function oversampleOf(options: RandomizedSvdOptions): number {
   const oversample = options.oversample ?? DEFAULT_OVERSAMPLE;
   if (!Number.isInteger(oversample) || oversample < 0) throw new InputError(`randomizedSvd: oversample: expected a non-negative integer, got ${oversample}`);
   return oversample;
