@@ -6,7 +6,8 @@
  * 'exact'. A smaller rank is the best rank-r approximation of that product (truncateLora: QR of
  * both factors and an SVD of the n_e x n_e core, exact and cheap, never forming the delta).
  * Every exported layer is written with alpha = rank (scale 1), so the file holds the update
- * itself in both conventions.
+ * itself in both conventions. lethe_pack_sha256 names the pack whose weights W gave up = W U
+ * (the recipe in lethe_recipe keeps its own pack field).
  */
 import type { LoraExportOptions, LoraExportResult, LoraLayerError } from '../engine/api.ts';
 import { isCrossAttentionKeyValue } from '../formats/lora/module-grammar.ts';
@@ -66,11 +67,17 @@ export interface EditExportInput {
   readonly recipe: ErasureRecipe | null;
   readonly packSha256: string;
   readonly family: PackFamily;
+  /**
+   * W U per projection (out x n_e, float32), when the engine already has them (e.g. from
+   * exactLoraUpsGpu); otherwise they are computed here in float64 (~0.3 s for SD 1.5's 32).
+   */
+  readonly ups?: readonly HostProjections[];
 }
 
 /** The closed-form edit W' = W M as a LoRA over every to_k / to_v of the pack. */
 export function exportEditAsLora(input: EditExportInput, options: LoraExportOptions): LoraExport {
   const { operator, layers, host, recipe } = input;
+  if (input.ups && input.ups.length !== layers.length) throw new InputError(`exportEditAsLora: ups: expected ${layers.length} layers, got ${input.ups.length}`);
   if (host.length !== layers.length) throw new InputError(`exportEditAsLora: host: expected weights for ${layers.length} cross-attention layers, got ${host.length}`);
   const factors: LoraExportLayer[] = layers.flatMap((layer, i) =>
     (['to_k', 'to_v'] as const).map((projection) => {
@@ -81,7 +88,10 @@ export function exportEditAsLora(input: EditExportInput, options: LoraExportOpti
       if (inFeatures !== operator.width)
         throw new ShapeError(`exportEditAsLora: ${module}: takes ${inFeatures}-wide embeddings, the edit operator is ${operator.width} wide`);
       if (weight.length !== out * inFeatures) throw new ShapeError(`exportEditAsLora: ${module}: expected ${out} x ${inFeatures} weights, got ${weight.length} values`);
-      return { module: layer.module, projection, ...exactLora(operator, weight, out) };
+      const up = input.ups ? (projection === 'to_k' ? input.ups[i].toK : input.ups[i].toV) : null;
+      if (!up) return { module: layer.module, projection, ...exactLora(operator, weight, out) };
+      if (up.length !== out * operator.rank) throw new ShapeError(`exportEditAsLora: ups: ${module}: expected ${out} x ${operator.rank} values, got ${up.length}`);
+      return { module: layer.module, projection, outFeatures: out, inFeatures, rank: operator.rank, up, down: Float32Array.from(operator.vt) };
     }),
   );
   const closedForm = recipe?.closedForm ?? { lambda: operator.lambda, solver: operator.solver };

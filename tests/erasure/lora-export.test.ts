@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'vitest';
-import { applyEditOperator } from '../../src/erasure/closed-form.ts';
+import { applyEditOperator, exactLora } from '../../src/erasure/closed-form.ts';
 import { conceptSlug, exportEditAsLora, exportLoraLayers, loraFileName, type LoraExportProvenance } from '../../src/erasure/lora-export.ts';
 import { parseRecipe } from '../../src/erasure/recipe.ts';
 import { tensorToFloat32 } from '../../src/formats/safetensors/elements.ts';
@@ -125,6 +125,17 @@ describe('exportEditAsLora', () => {
       const rank1 = exportFixture(fixture, convention, 1).layers[0].relativeError;
       expect(rank1).toBeGreaterThan(result.layers[0].relativeError);
     }
+  });
+
+  test('precomputed ups (W U, as the GPU gives them) give the same file as computing them here', () => {
+    const ups = fixture.layers.map((layer, i) => ({
+      toK: exactLora(fixture.operator, fixture.host[i].toK, layer.toK.shape[0]).up,
+      toV: exactLora(fixture.operator, fixture.host[i].toV, layer.toV.shape[0]).up,
+    }));
+    const options = { convention: 'kohya', rank: 3, dtype: 'fp32' } as const;
+    const given = exportEditAsLora({ ...fixture, packSha256: PACK_SHA, ups }, options);
+    expect(given.bytes).toEqual(exportFixture(fixture, 'kohya', 3).bytes);
+    expect(() => exportEditAsLora({ ...fixture, packSha256: PACK_SHA, ups: ups.map((u) => ({ ...u, toV: u.toV.subarray(1) })) }, options)).toThrow(/ups: .*to_v: expected/);
   });
 
   test('a rank at or above the edit rank is the exact export', () => {
