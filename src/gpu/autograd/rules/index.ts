@@ -2,6 +2,7 @@
 import { fusedAttention, FUSED_ATTENTION_OP } from './attention.ts';
 import { conv } from './conv.ts';
 import { add, cos, div, erf, exp, expand, identity, mul, pow, sigmoid, sin, sqrt, sub, whereRule } from './elementwise.ts';
+import { lora, LORA_OP } from './lora.ts';
 import { gemm, matmul } from './matmul.ts';
 import { instanceNormalization, layerNormalization } from './normalization.ts';
 import { reduceMean } from './reduce-mean.ts';
@@ -42,6 +43,7 @@ export const VJP_RULES: Readonly<Record<string, OpRule>> = {
   Resize: resize,
   Conv: conv,
   [FUSED_ATTENTION_OP]: fusedAttention,
+  [LORA_OP]: lora,
 };
 
 export function vjpRule(opType: string): OpRule | undefined {
