@@ -1,13 +1,13 @@
 import type { ClosedFormProblem, EditOperator } from '../erasure/closed-form.ts';
-import type { GpuEmbeddingEdit } from '../erasure/edit-embedding.ts';
 import type { ErasureRecipe } from '../erasure/recipe.ts';
 import type { KvDeltas } from '../pipeline/unet/kv-projection.ts';
 import type { EditSummary, LoraImportSummary } from './api.ts';
 
 /**
- * The edit the "edited" variant uses. A closed-form edit changes every projection by the same
- * M, so it is applied to the embedding once (W'e = W(Me)); an imported LoRA adds its per-layer
- * low-rank deltas where K and V are projected.
+ * The edit the "edited" variant uses, always as per-layer low-rank deltas added where K and V
+ * are projected. A closed-form edit W' = W M is applied through its exact factors
+ * (up = W U, down = V^T): the same float32 numbers an exact LoRA export writes, so importing
+ * that file reproduces the edited images bit for bit, and both kinds share one code path.
  */
 export type ActiveEdit =
   | {
@@ -16,15 +16,15 @@ export type ActiveEdit =
       operator: EditOperator;
       problem: ClosedFormProblem;
       recipe: ErasureRecipe;
-      embeddingEdit: GpuEmbeddingEdit;
+      deltas: KvDeltas;
       summary: EditSummary;
     }
   | { kind: 'lora'; id: string; deltas: KvDeltas; summary: LoraImportSummary };
 
 export function releaseEdit(edit: ActiveEdit | null): void {
   if (!edit) return;
-  if (edit.kind === 'closed-form') edit.embeddingEdit.release();
-  else for (const delta of [...edit.deltas.toK.values(), ...edit.deltas.toV.values()]) {
+  // A closed-form edit shares one `down` (V^T) across layers; release() is idempotent.
+  for (const delta of [...edit.deltas.toK.values(), ...edit.deltas.toV.values()]) {
     delta.up.release();
     delta.down.release();
   }

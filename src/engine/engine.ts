@@ -11,7 +11,6 @@ import type {
   GpuStatus,
   KernelCheck,
   LoraExportOptions,
-  LoraExportResult,
   LoraImportSummary,
   PackLoadProgress,
   PackSourceSpec,
@@ -25,15 +24,25 @@ import type { EnginePlatform } from './platform.ts';
 import { GpuContext } from '../gpu/context.ts';
 import { acquireDevice, adapterProblems, WebGpuUnavailableError, type AdapterReport } from '../gpu/device.ts';
 import { selfTest } from '../gpu/self-test.ts';
-import type { GpuTensor } from '../gpu/tensor.ts';
 import type { BlobCache } from '../model/cache/blob-cache.ts';
 import { cacheInfo, clearCache, openPack } from '../model/pack-opener.ts';
 import { generate } from '../pipeline/generate.ts';
 import { initialLatents } from '../pipeline/noise.ts';
 import type { OnnxRunner } from '../pipeline/onnx/runner.ts';
-import { projectKv } from '../pipeline/unet/kv-projection.ts';
+import { projectKv, type KvDeltas } from '../pipeline/unet/kv-projection.ts';
+import { exportEditAsLora, type LoraExport } from '../erasure/lora-export.ts';
+import { importLoraFile } from '../erasure/lora-import.ts';
 import type { UnetConditioning } from '../pipeline/unet/piece-chain.ts';
 import { InputError } from '../util/errors.ts';
+import { sha256Hex } from '../util/sha256.ts';
+import type { ClosedFormProblem, EditOperator } from '../erasure/closed-form.ts';
+import { exactLoraUpsGpu, uploadEditFactors } from '../erasure/closed-form-gpu.ts';
+import { buildErasureProblem, rebuildFromRecipe, solveErasure, type BuiltErasure, type ErasureContext, type ErasureEncoder } from '../erasure/problem-builder.ts';
+import { parseRecipe, serializeRecipe, type ErasureRecipe } from '../erasure/recipe.ts';
+import type { CrossAttentionLayer } from '../model/manifest.ts';
+
+/** Prompts per text-encoder run while building an erasure. */
+const ERASE_ENCODE_BATCH = 16;
 
 export type { GpuProvider } from './platform.ts';
 
@@ -178,12 +187,36 @@ export class Engine implements EngineApi {
     this.jobs.get(jobId)?.abort(new DOMException(`generation ${jobId} was cancelled`, 'AbortError'));
   }
 
-  async erase(_request: EraseRequest): Promise<EditSummary> {
-    throw new Error('erase: not wired yet');
+  async erase(request: EraseRequest): Promise<EditSummary> {
+    const ctx = await this.gpu();
+    return this.queue.run(async () => {
+      const model = this.requireModel();
+      const started = performance.now();
+      const built = await buildErasureProblem(request, this.erasureEncoder(ctx, model), this.erasureContext(model));
+      return this.activateClosedForm(ctx, model, built, started);
+    });
   }
 
-  async applyRecipe(_recipeJson: string): Promise<EditSummary> {
-    throw new Error('applyRecipe: not wired yet');
+  async applyRecipe(recipeJson: string): Promise<EditSummary> {
+    const ctx = await this.gpu();
+    return this.queue.run(async () => {
+      const model = this.requireModel();
+      const started = performance.now();
+      const recipe = parseRecipe(recipeJson, 'recipe');
+      const built = await rebuildFromRecipe(recipe, this.erasureEncoder(ctx, model), this.erasureContext(model));
+      return this.activateClosedForm(ctx, model, built, started);
+    });
+  }
+
+  /** The current closed-form edit with the problem it solved (CLI: --weights, --dump, export). */
+  currentEdit(): { operator: EditOperator; problem: ClosedFormProblem; recipe: ErasureRecipe } | null {
+    return this.edit?.kind === 'closed-form' ? { operator: this.edit.operator, problem: this.edit.problem, recipe: this.edit.recipe } : null;
+  }
+
+  /** Every attn2 to_k/to_v weight on the CPU ([out, in] float32), in layer order. */
+  crossAttentionHostWeights(): { layers: CrossAttentionLayer[]; host: { toK: Float32Array; toV: Float32Array }[] } {
+    const model = this.requireModel();
+    return { layers: [...model.weights.layers], host: model.weights.host };
   }
 
   async clearEdit(): Promise<void> {
@@ -225,12 +258,48 @@ export class Engine implements EngineApi {
     });
   }
 
-  async exportLora(_options: LoraExportOptions): Promise<LoraExportResult> {
-    throw new Error('exportLora: not wired yet');
+  async exportLora(options: LoraExportOptions): Promise<LoraExport> {
+    return this.queue.run(async () => {
+      const model = this.requireModel();
+      const edit = this.edit;
+      if (edit?.kind !== 'closed-form') {
+        throw new InputError(edit ? 'The current edit is an imported LoRA: export it from the tool that made it, or erase a concept first.' : 'Nothing to export: erase a concept first.');
+      }
+      const { manifest, manifestSha256 } = model.pack;
+      const ctx = await this.gpu();
+      // The factors the edited images were made with, so an exact export re-imports bit for bit.
+      const ups = [];
+      for (let layer = 0; layer < model.weights.layers.length; layer++) {
+        ups.push({ toK: await ctx.read(edit.deltas.toK.get(layer)!.up), toV: await ctx.read(edit.deltas.toV.get(layer)!.up) });
+      }
+      return exportEditAsLora(
+        { operator: edit.operator, layers: model.weights.layers, host: model.weights.host, ups, recipe: edit.recipe, packSha256: manifestSha256, family: manifest.family },
+        options,
+      );
+    });
   }
 
-  async importLora(_bytes: Uint8Array, _fileName: string, _strength: number): Promise<LoraImportSummary> {
-    throw new Error('importLora: not wired yet');
+  async importLora(bytes: Uint8Array, fileName: string, strength: number): Promise<LoraImportSummary> {
+    const ctx = await this.gpu();
+    return this.queue.run(async () => {
+      const model = this.requireModel();
+      if (!Number.isFinite(strength)) throw new InputError(`LoRA strength must be a number, got ${strength}`);
+      const imported = importLoraFile(bytes, fileName, strength, { layers: model.weights.layers, family: model.pack.manifest.family });
+      const deltas: KvDeltas = { toK: new Map(), toV: new Map() };
+      for (const delta of imported.deltas) {
+        const target = delta.projection === 'to_k' ? deltas.toK : deltas.toV;
+        target.set(delta.layer, {
+          up: ctx.upload(delta.up, [delta.outFeatures, delta.rank]),
+          down: ctx.upload(delta.down, [delta.rank, delta.inFeatures]),
+          scale: delta.scale,
+        });
+      }
+      const id = await sha256Hex(concatBytes(new TextEncoder().encode(`lora:${strength}:`), bytes));
+      const summary: LoraImportSummary = { fileName, strength, applied: imported.applied, notApplied: imported.notApplied, editId: id };
+      releaseEdit(this.edit);
+      this.edit = { kind: 'lora', id, deltas, summary };
+      return summary;
+    });
   }
 
   /** The live context, re-acquiring the device after a loss. */
@@ -262,15 +331,66 @@ export class Engine implements EngineApi {
     this.context = null;
   }
 
+  private erasureEncoder(ctx: GpuContext, model: LoadedModel): ErasureEncoder {
+    const tokens = model.pack.manifest.dims.textTokens;
+    const width = model.pack.manifest.dims.textHidden;
+    return {
+      tokenize: (text) => model.tokenizer.tokenize(text),
+      encode: async (prompts) => {
+        // Batches keep the text encoder's activations small on real models.
+        const out: Float32Array[] = [];
+        for (let start = 0; start < prompts.length; start += ERASE_ENCODE_BATCH) {
+          const batch = prompts.slice(start, start + ERASE_ENCODE_BATCH);
+          const embedding = await model.encode(ctx, batch);
+          const values = await ctx.read(embedding);
+          embedding.release();
+          for (let i = 0; i < batch.length; i++) out.push(values.slice(i * tokens * width, (i + 1) * tokens * width));
+        }
+        return out;
+      },
+    };
+  }
+
+  private erasureContext(model: LoadedModel): ErasureContext {
+    const { manifest, manifestSha256 } = model.pack;
+    return { width: manifest.dims.textHidden, tokens: manifest.dims.textTokens, packSha256: manifestSha256, family: manifest.family };
+  }
+
+  private async activateClosedForm(ctx: GpuContext, model: LoadedModel, built: BuiltErasure, started: number): Promise<EditSummary> {
+    const solved = solveErasure(built);
+    const recipe = serializeRecipe(solved.recipe);
+    const id = await sha256Hex(new TextEncoder().encode(recipe));
+    const summary: EditSummary = {
+      id,
+      recipe,
+      eraseVectors: built.stats.eraseVectors,
+      preserveVectors: built.stats.preserveVectors,
+      rank: solved.operator.rank,
+      neighbors: built.stats.neighbors,
+      beyond: built.stats.beyond,
+      solver: solved.operator.solver,
+      ms: { encode: built.ms.encode, sample: built.ms.sample, solve: solved.ms, total: performance.now() - started },
+    };
+    const factors = uploadEditFactors(ctx, solved.operator);
+    const upsK = exactLoraUpsGpu(ctx, factors, model.weights.toK);
+    const upsV = exactLoraUpsGpu(ctx, factors, model.weights.toV);
+    factors.u.release();
+    const deltas: KvDeltas = {
+      toK: new Map(upsK.map((up, layer) => [layer, { up, down: factors.vt, scale: 1 }])),
+      toV: new Map(upsV.map((up, layer) => [layer, { up, down: factors.vt, scale: 1 }])),
+    };
+    await ctx.sync();
+    summary.ms.total = performance.now() - started;
+    const next: ActiveEdit = { kind: 'closed-form', id, operator: solved.operator, problem: built.problem, recipe: solved.recipe, deltas, summary };
+    releaseEdit(this.edit);
+    this.edit = next;
+    return summary;
+  }
+
   /** K/V of every cross-attention layer for `prompts`, under `edit`, as UNet inputs. */
   private async condition(ctx: GpuContext, model: LoadedModel, edit: ActiveEdit | null, prompts: string[]): Promise<UnetConditioning> {
-    let embedding: GpuTensor = await model.encode(ctx, prompts);
-    if (edit?.kind === 'closed-form') {
-      const edited = edit.embeddingEdit.apply(embedding);
-      embedding.release();
-      embedding = edited;
-    }
-    const kv = projectKv(ctx, embedding, model.weights, edit?.kind === 'lora' ? edit.deltas : undefined);
+    const embedding = await model.encode(ctx, prompts);
+    const kv = projectKv(ctx, embedding, model.weights, edit?.deltas);
     embedding.release();
     // ORT reads K/V from our buffers: our writes must be submitted before its commands.
     ctx.flush();
@@ -328,4 +448,11 @@ export class Engine implements EngineApi {
   private emit(event: EngineEvent): void {
     for (const listener of this.listeners) listener(event);
   }
+}
+
+function concatBytes(a: Uint8Array, b: Uint8Array): Uint8Array {
+  const out = new Uint8Array(a.length + b.length);
+  out.set(a);
+  out.set(b, a.length);
+  return out;
 }
