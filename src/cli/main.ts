@@ -1,8 +1,15 @@
 import { UsageError, type CliCommand } from './command.ts';
+import { convertCommand } from './commands/convert.ts';
+import { eraseCommand } from './commands/erase.ts';
+import { exportCommand } from './commands/export.ts';
+import { forgeCommand } from './commands/forge.ts';
+import { generateCommand } from './commands/generate.ts';
 import { infoCommand } from './commands/info.ts';
+import { tokenizeCommand } from './commands/tokenize.ts';
+import { packCommand } from '../model/diffusers/cli.ts';
 import { FormatError, InputError } from '../util/errors.ts';
 
-const commands: CliCommand[] = [infoCommand];
+const commands: CliCommand[] = [infoCommand, forgeCommand, convertCommand, packCommand, tokenizeCommand, generateCommand, eraseCommand, exportCommand];
 
 function help(): string {
   const width = Math.max(...commands.map((c) => c.name.length));

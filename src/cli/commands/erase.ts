@@ -12,6 +12,7 @@ import type { ClosedFormProblem, EditOperator } from '../../erasure/closed-form.
 import type { ErasureRecipe } from '../../erasure/recipe.ts';
 import type { CrossAttentionLayer } from '../../model/manifest.ts';
 import { InputError } from '../../util/errors.ts';
+import { packSpecFromArg } from '../pack-arg.ts';
 
 /** The part of the Engine this command uses. */
 export interface EraseEngine {
@@ -37,7 +38,7 @@ export async function runErase(args: string[], io: EraseCommandIo): Promise<numb
   const engine = await io.createEngine();
   try {
     let phase = '';
-    const pack = await engine.loadPack({ kind: 'path', path: parsed.pack }, (p) => {
+    const pack = await engine.loadPack(packSpecFromArg(parsed.pack), (p) => {
       if (p.phase !== phase) io.progress(`${(phase = p.phase)}${p.file ? ` ${p.file}` : ''}`);
     });
     io.progress(`pack ${pack.id.slice(0, 12)} (${pack.family}, ${pack.crossAttentionLayers} cross-attention layers)`);

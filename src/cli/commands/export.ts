@@ -3,6 +3,7 @@ import { resolve } from 'node:path';
 import { UsageError, type CliCommand } from '../command.ts';
 import type { EngineApi, LoraExportOptions, LoraExportResult, PackLoadProgress } from '../../engine/api.ts';
 import { InputError } from '../../util/errors.ts';
+import { packSpecFromArg } from '../pack-arg.ts';
 
 /** What `lethe export` needs of the engine (the Node engine, or a stand-in in tests). */
 export type ExportEngine = Pick<EngineApi, 'loadPack' | 'applyRecipe' | 'exportLora'> & { dispose?(): unknown };
@@ -72,7 +73,7 @@ export function createExportCommand(createEngine: () => Promise<ExportEngine>): 
       const engine = await createEngine();
       try {
         let phase = '';
-        const pack = await engine.loadPack({ kind: 'path', path: resolve(parsed.pack) }, (progress: PackLoadProgress) => {
+        const pack = await engine.loadPack(packSpecFromArg(parsed.pack), (progress: PackLoadProgress) => {
           if (progress.phase !== phase) process.stderr.write(`pack: ${(phase = progress.phase)}\n`);
         });
         console.log(`pack ${pack.family} ${pack.dtype} (${pack.id.slice(0, 12)}): ${pack.crossAttentionLayers} cross-attention layers`);
