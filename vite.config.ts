@@ -16,7 +16,7 @@ export default defineConfig({
   build: {
     target: 'es2022',
     rollupOptions: {
-      input: { studio: 'index.html', bench: 'bench.html' },
+      input: { studio: 'index.html', bench: 'bench.html', checks: 'checks.html' },
     },
   },
 });

@@ -12,6 +12,8 @@ ort.env.wasm.wasmPaths = { wasm: wasmUrl };
 // started from a bundled chunk of ours (Vite's preload helper touches `document`, which a
 // worker lacks). Cross-origin isolation is still served for SharedArrayBuffer users.
 ort.env.wasm.numThreads = 1;
+// ORT reports shape ops it keeps on the CPU as warnings through console.error; only errors matter.
+ort.env.logLevel = 'error';
 
 export { ort };
 

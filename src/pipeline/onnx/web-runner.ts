@@ -19,6 +19,7 @@ export class WebGpuOnnxRunner implements OnnxRunner {
         preferredOutputLocation,
         externalData: spec.externalData,
         graphOptimizationLevel: 'all',
+        logSeverityLevel: 3,
       });
     } catch (error) {
       throw new Error(`onnxruntime-web could not load ${spec.name}: ${(error as Error).message}`);
