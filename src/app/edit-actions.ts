@@ -5,7 +5,7 @@ import { fileSafe, saveBlob } from './downloads.ts';
 import { canRedo, canUndo, commitEdit, redoEdit, undoEdit, type EditStack } from './edit-stack.ts';
 import { engineClient } from './engine-client.ts';
 import { describeEngineError, type EngineCall } from './engine-error-advice.ts';
-import { regenerateEdited } from './generate-actions.ts';
+import { cancelEditedJobs, regenerateEdited } from './generate-actions.ts';
 import { useStudio } from './store.ts';
 import { sameEditEntry, type ActiveEdit, type EditEntry } from './studio-state.ts';
 
@@ -152,11 +152,14 @@ async function changeEdit(call: EngineCall, run: () => Promise<EditChange>): Pro
   const errorTo = call === 'lora-import' ? (error: unknown) => updateLora({ error: describeEngineError(error, call) }) : (error: unknown) => updateConcept({ error: describeEngineError(error, call) });
   updateEdit({ busy: true });
   if (call === 'lora-import') updateLora({ importing: true });
+  await cancelEditedJobs();
   let change: EditChange;
   try {
     change = await run();
   } catch (error) {
     errorTo(error);
+    // The erased image may have been cancelled for nothing: bring it back for the unchanged edit.
+    void regenerateEdited();
     return false;
   } finally {
     updateEdit({ busy: false });
@@ -176,6 +179,7 @@ async function move(step: (stack: EditStack<EditEntry>) => EditStack<EditEntry>)
   cancelScheduledErase();
   const next = step(edit.stack);
   updateEdit({ busy: true });
+  await cancelEditedJobs();
   let active: ActiveEdit | null;
   try {
     if (next.current === null) {
@@ -186,6 +190,7 @@ async function move(step: (stack: EditStack<EditEntry>) => EditStack<EditEntry>)
     }
   } catch (error) {
     updateConcept({ error: describeEngineError(error, next.current?.kind === 'lora' ? 'lora-import' : 'recipe') });
+    void regenerateEdited();
     return;
   } finally {
     updateEdit({ busy: false });

@@ -23,7 +23,7 @@ export function describeEngineError(error: unknown, call: EngineCall): EngineErr
   const message = typeof (error as { message?: unknown })?.message === 'string' ? (error as { message: string }).message : String(error);
   const view = (title: string, advice: string): EngineErrorView => ({ title, detail: message, advice });
 
-  if (/no (model )?pack|pack (is )?not loaded|load a (model )?pack/i.test(message))
+  if (/no (model )?pack|pack (is )?not loaded|no model is loaded|load a (model )?pack/i.test(message))
     return view('No model pack is loaded.', 'Load a pack in the Model panel first (the built-in demo pack needs no download).');
   if (name === 'WebGpuUnavailableError' || /device (was )?lost|GPUDevice|WebGPU (is )?(not )?available/i.test(message))
     return view(`${WHAT[call]} The GPU is not usable right now.`, 'Try again: a lost device is re-acquired on the next action. If it keeps failing, reload the page.');

@@ -3,7 +3,7 @@ import { Comlink, engineClient } from './engine-client.ts';
 import { describeEngineError } from './engine-error-advice.ts';
 import { pairSettingsFor, randomSeed } from './generate-form.ts';
 import { useStudio } from './store.ts';
-import { idleSlot, pendingJobs, shownPair, slotProgress, withNewPair, withSlot, type ImagePair, type ImageSlot, type Variant } from './studio-state.ts';
+import { activeEditId, idleSlot, pendingJobs, shownPair, slotProgress, withNewPair, withSlot, type ImagePair, type ImageSlot, type Variant } from './studio-state.ts';
 
 /**
  * Generation: a pair is the original model and the current edit, same settings and seed. The
@@ -14,8 +14,6 @@ import { idleSlot, pendingJobs, shownPair, slotProgress, withNewPair, withSlot, 
 let pairCounter = 0;
 /** Jobs the user (or a newer edit) asked to stop: their rejection means 'cancelled', not 'error'. */
 const cancelRequested = new Set<string>();
-/** Settles when each running job has ended, so a restart never overlaps the job it replaces. */
-const running = new Map<string, Promise<unknown>>();
 
 export function generationBusy(): boolean {
   return pendingJobs(useStudio.getState().generation).length > 0;
@@ -44,22 +42,35 @@ export async function generatePair(): Promise<void> {
 }
 
 /**
- * Regenerates the erased side of the pair on show (same settings and seed) after the edit
- * changed. A pair still generating picks the new edit up by itself; an edited job already
- * running for an older edit is cancelled first.
+ * Regenerates the erased side of the pair on show (same settings and seed) when it is stale: not
+ * made with the engine's current edit, or cancelled. A pair still generating picks the current
+ * edit up by itself (the engine runs jobs in order), and so does a job started after the edit.
  */
 export async function regenerateEdited(): Promise<void> {
-  const { generation, updateGeneration } = useStudio.getState();
+  const { generation, edit, updateGeneration } = useStudio.getState();
   const pair = shownPair(generation);
-  if (!pair || pair.original.state !== 'done' || pair.edited.state === 'queued') return;
-  const previous = pair.edited.state === 'running' ? pair.edited.jobId : null;
+  if (!pair || pair.original.state !== 'done') return;
+  const slot = pair.edited;
+  if (slot.state === 'queued' || slot.state === 'running') return;
+  if (slot.state === 'done' && slot.image && slot.image.editId === activeEditId(edit.active)) return;
   updateGeneration((g) => withSlot(g, pair.id, 'edited', { state: 'queued', error: null }));
-  if (previous) {
-    cancelRequested.add(previous);
-    await engineClient().cancel(previous).catch(() => undefined);
-    await running.get(previous);
-  }
   await runJob(pair.id, 'edited');
+}
+
+/**
+ * The edit is about to change: erased images being made for the old one are stale, and the
+ * engine would make the new edit wait for them. They are regenerated once the edit lands.
+ */
+export async function cancelEditedJobs(): Promise<void> {
+  const engine = engineClient();
+  const waits: Promise<unknown>[] = [];
+  for (const pair of useStudio.getState().generation.pairs) {
+    const slot = pair.edited;
+    if (slot.state !== 'running' || !slot.jobId) continue;
+    cancelRequested.add(slot.jobId);
+    waits.push(engine.cancel(slot.jobId).catch(() => undefined));
+  }
+  await Promise.all(waits);
 }
 
 /** Stops every running job (within one denoising step) and drops the queued ones. */
@@ -97,7 +108,6 @@ async function runJob(pairId: number, variant: Variant): Promise<JobOutcome> {
   updateGeneration((g) => withSlot(g, pairId, variant, { state: 'running', jobId, progress: null, error: null }));
   const onProgress = (event: GenerateProgressEvent) => useStudio.getState().updateGeneration((g) => withSlot(g, pairId, variant, (slot) => slotProgress(slot, event)));
   const job = engineClient().generate({ ...pair.settings, jobId, variant }, Comlink.proxy(onProgress));
-  running.set(jobId, job.catch(() => undefined));
   // A newer job may own the slot by the time this one ends: only the owner writes its outcome.
   const finish = (patch: Partial<ImageSlot>) =>
     useStudio.getState().updateGeneration((g) => withSlot(g, pairId, variant, (slot) => (slot.jobId === jobId ? patch : null)));
@@ -111,6 +121,5 @@ async function runJob(pairId: number, variant: Variant): Promise<JobOutcome> {
     return cancelled ? 'cancelled' : 'error';
   } finally {
     cancelRequested.delete(jobId);
-    running.delete(jobId);
   }
 }

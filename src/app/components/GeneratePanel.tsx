@@ -60,7 +60,7 @@ function GenerateFields({ disabled }: { disabled: boolean }) {
         <span className="with-button">
           <input type="number" min={0} max={4294967295} step={1} value={Number.isFinite(form.seed) ? form.seed : ''} onChange={(e) => set({ seed: numberField(e.target.value) })} data-testid="seed" />
           <button type="button" className="secondary icon" onClick={rollSeed} disabled={disabled} title="random seed" aria-label="random seed" data-testid="seed-dice">
-            🎲
+            random
           </button>
         </span>
       </label>
@@ -87,7 +87,7 @@ function GenerateFields({ disabled }: { disabled: boolean }) {
         <select value={String(form.size)} onChange={(e) => set({ size: (e.target.value === 'native' ? 'native' : Number(e.target.value)) as SizeChoice })} data-testid="size">
           {SIZE_CHOICES.map((size) => (
             <option key={String(size)} value={String(size)}>
-              {size === 'native' ? "the pack's native size" : `${size} × ${size}`}
+              {size === 'native' ? 'native' : `${size} × ${size}`}
             </option>
           ))}
         </select>
