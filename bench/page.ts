@@ -4,12 +4,17 @@
  */
 import { GpuContext } from '../src/gpu/context.ts';
 import { acquireDevice, type AdapterReport } from '../src/gpu/device.ts';
+import { benchClosedForm, type ClosedFormBenchRow } from './closed-form-bench.ts';
 import { benchMatmul, type MatmulBenchRow } from './matmul-bench.ts';
+import { benchUnetStep, type UnetStepBenchRow } from './unet-bench.ts';
+import { WebGpuOnnxRunner } from '../src/pipeline/onnx/web-runner.ts';
 
 export interface BenchResult {
   adapter: AdapterReport;
   userAgent: string;
   matmul: MatmulBenchRow[];
+  unetStep: UnetStepBenchRow;
+  closedForm: ClosedFormBenchRow[];
 }
 
 declare global {
@@ -29,8 +34,11 @@ async function main(): Promise<BenchResult> {
   const { device, report } = await acquireDevice(navigator.gpu, 'lethe-bench');
   const ctx = new GpuContext(device);
   log(`adapter: ${report.vendor} ${report.architecture} ${report.description}`);
-  const matmul = await benchMatmul(ctx, log);
-  return { adapter: report, userAgent: navigator.userAgent, matmul };
+  const suites = new URLSearchParams(location.search).get('suites')?.split(',') ?? ['matmul', 'unet', 'closed-form'];
+  const matmul = suites.includes('matmul') ? await benchMatmul(ctx, log) : [];
+  const unetStep = suites.includes('unet') ? await benchUnetStep(ctx, new WebGpuOnnxRunner(device), log) : (null as unknown as UnetStepBenchRow);
+  const closedForm = suites.includes('closed-form') ? await benchClosedForm({ ctx, log }) : [];
+  return { adapter: report, userAgent: navigator.userAgent, matmul, unetStep, closedForm };
 }
 
 window.__LETHE_BENCH__ = {};

@@ -18,7 +18,8 @@ const flags = [
 if (process.env.LETHE_BENCH_ADAPTER !== 'default') flags.push('--use-webgpu-adapter=swiftshader');
 
 const server = await preview({ logLevel: 'warn', preview: { host: '127.0.0.1', port: 4318, strictPort: false } });
-const url = `${server.resolvedUrls.local[0]}bench.html`;
+const suites = process.argv.find((arg) => arg.startsWith('--suites='))?.slice(9);
+const url = `${server.resolvedUrls.local[0]}bench.html${suites ? `?suites=${suites}` : ''}`;
 const browser = await chromium.launch({
   executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
   headless: true,
@@ -47,6 +48,15 @@ try {
       'rel err vs f64': row.maxRelErrorVsFloat64.toExponential(1),
     })),
   );
+  if (result.unetStep) {
+    console.log('\nUNet step, tiny-sd15, batch 2 (pieces chained with K/V projected once, vs the unsplit export in one ORT-web session)');
+    const u = result.unetStep;
+    console.table([{ 'pieces ms/step': u.chainMsPerStep.toFixed(2), 'unsplit ms/step': u.unsplitMsPerStep.toFixed(2), overhead: `${(u.overhead * 100).toFixed(1)}%` }]);
+  }
+  if (result.closedForm.length) {
+    console.log('\nClosed-form edit at SD 1.5 dimensions (d=768, 32 projections, 1 concept + 5 corefs, M=5, N=3, 200 preserve prompts)');
+    console.table(result.closedForm.map((row) => ({ path: row.label, device: row.device, solver: row.solver, 'median ms': row.ms.toFixed(1), runs: row.runs, 'rel. err': Number.isNaN(row.relativeError) ? '-' : row.relativeError.toExponential(1) })));
+  }
   mkdirSync('bench/results', { recursive: true });
   const file = `bench/results/bench-${new Date().toISOString().replace(/[:.]/g, '-')}.json`;
   writeFileSync(file, JSON.stringify(result, null, 2));

@@ -1,16 +1,13 @@
 import type { GpuContext } from '../gpu/context.ts';
 import type { DemoPreset } from '../engine/api.ts';
-import { convertExport, memorySource, MemorySink } from '../model/converter/index.ts';
-import { forgeInMemory } from '../model/forge/forge.ts';
-import { MANIFEST_FILE, parseManifest } from '../model/manifest.ts';
 import type { OnnxRunner } from '../pipeline/onnx/runner.ts';
 import { readFloat32 } from '../pipeline/onnx/runner.ts';
-import type { PackReader } from '../pipeline/pack-reader.ts';
 import { loadCrossAttentionWeights } from '../pipeline/unet/cross-attention-weights.ts';
 import { projectKv } from '../pipeline/unet/kv-projection.ts';
 import { PieceChainUnet } from '../pipeline/unet/piece-chain.ts';
 import { halfBitsToFloat32 as halfToFloat, toHalf } from '../util/half.ts';
 import { SeededRandom } from '../util/random.ts';
+import { forgedPack } from './forged-pack.ts';
 
 export interface ParityRow {
   preset: DemoPreset;
@@ -29,18 +26,8 @@ export interface ParityRow {
  * converter and the piece chain on whatever runner is given (ORT-web WebGPU in the browser).
  */
 export async function checkPackParity(ctx: GpuContext, runner: OnnxRunner, preset: DemoPreset, dtype: 'fp32' | 'fp16'): Promise<ParityRow> {
-  const { files } = await forgeInMemory({ preset, seed: 0, dtype });
-  const sink = new MemorySink();
-  await convertExport(memorySource(files), sink);
-  const manifest = parseManifest(new TextDecoder().decode(sink.files.get(MANIFEST_FILE)), MANIFEST_FILE);
-  const pack: PackReader = {
-    manifest,
-    bytes: async (path) => {
-      const bytes = sink.files.get(path);
-      if (!bytes) throw new Error(`pack file ${path} missing`);
-      return bytes;
-    },
-  };
+  const { exportFiles: files, pack } = await forgedPack(preset, dtype);
+  const manifest = pack.manifest;
   const { textHidden, textTokens, latentChannels } = manifest.dims;
   const batch = 2;
   const side = 8;
