@@ -144,7 +144,8 @@ export function eraseRequestFor(form: ConceptForm): EraseRequest {
   const input = conceptSetInput(form);
   if (input.targets.length === 0) throw new InputError('Enter a concept to erase.');
   const concepts: ConceptSet = parseConceptSet(input, 'concepts');
-  checkNumber(form.lambda, 'lambda', 0);
+  // lambda > 0 keeps the system positive definite with fewer constraint vectors than dimensions.
+  if (!Number.isFinite(form.lambda) || form.lambda <= 0) throw new InputError(`lambda must be a number > 0, got ${form.lambda}.`);
   checkNumber(form.eraseScale, 'erase scale', 0);
   checkNumber(form.preserveScale, 'preserve scale', 0);
   const request: EraseRequest = {

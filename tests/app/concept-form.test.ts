@@ -78,6 +78,7 @@ describe('concept panel -> EraseRequest', () => {
     expect(() => eraseRequestFor(form({ targets: [{ ...cat, weight: 0 }] }))).toThrow(/targets\[0\]\.weight/);
     expect(() => eraseRequestFor(form({ targets: [{ ...cat, weight: Number.NaN }] }))).toThrow(InputError);
     expect(() => eraseRequestFor(form({ targets: [cat], lambda: -1 }))).toThrow(/lambda/);
+    expect(() => eraseRequestFor(form({ targets: [cat], lambda: 0 }))).toThrow(/lambda must be a number > 0/);
     const realera = withMethod(form({ targets: [cat] }), 'realera');
     expect(() => eraseRequestFor({ ...realera, realera: { ...realera.realera, s2: 0.95 } })).toThrow(/S2/);
     expect(() => eraseRequestFor({ ...realera, realera: { ...realera.realera, d2: 100 } })).toThrow(/D2/);

@@ -152,7 +152,7 @@ function ErasureSettings() {
           ))}
         </select>
       </label>
-      <Slider label="lambda" testId="lambda" value={form.lambda} min={0} max={5} step={0.05} onChange={(lambda) => set({ lambda }, true)} hint="ridge on |W' - W|: larger keeps the model closer to the original" />
+      <Slider label="lambda" testId="lambda" value={form.lambda} min={0.01} max={5} step={0.01} onChange={(lambda) => set({ lambda }, true)} hint="ridge on |W' - W|: larger keeps the model closer to the original" />
       <Slider label="erase scale" testId="erase-scale" value={form.eraseScale} min={0} max={5} step={0.05} onChange={(eraseScale) => set({ eraseScale }, true)} />
       <Slider label="preserve scale" testId="preserve-scale" value={form.preserveScale} min={0} max={5} step={0.05} onChange={(preserveScale) => set({ preserveScale }, true)} />
       {form.method === 'realera' && (
