@@ -23,7 +23,7 @@ export interface ExecutorBenchResult {
   folded: number;
   /** ms to fold and upload the three pieces (first load, includes no shader compiles). */
   loadMs: number;
-  /** Conv 320->320 3x3 pad 1 on [2, 320, 64, 64] (an SD 1.5 down-block conv): both strategies. */
+  /** Conv C->C 3x3 pad 1 (default [2, 320, 64, 64], an SD 1.5 down-block conv): both strategies. */
   conv: { implicitMs: number; im2colMs: number };
 }
 
@@ -37,7 +37,12 @@ function dim(d: number | string): number {
   throw new Error(`executor bench: unbound dim ${d}`);
 }
 
-export async function benchExecutorForward(ctx: GpuContext, log: (line: string) => void = () => {}): Promise<ExecutorBenchResult> {
+export interface ExecutorBenchOptions {
+  /** Conv input [N, C, H, W] for the strategy comparison (C -> C, 3x3, pad 1). Default [2, 320, 64, 64]. */
+  convInput?: readonly [number, number, number, number];
+}
+
+export async function benchExecutorForward(ctx: GpuContext, log: (line: string) => void = () => {}, options: ExecutorBenchOptions = {}): Promise<ExecutorBenchResult> {
   const { files } = await forgeInMemory({ preset: 'tiny-sd15', seed: 11, dtype: 'fp32' });
   const sink = new MemorySink();
   const manifest = await convertExport(memorySource(files), sink, { plan: 'default' });
@@ -77,14 +82,15 @@ export async function benchExecutorForward(ctx: GpuContext, log: (line: string) 
   for (const t of given.values()) t.release();
   for (const { graph } of graphs) graph.release();
 
-  const x = ctx.upload(rng.normalArray(2 * 320 * 64 * 64), [2, 320, 64, 64]);
-  const w = ctx.upload(rng.normalArray(320 * 320 * 9, 0.02), [320, 320, 3, 3]);
-  const b = ctx.upload(rng.normalArray(320), [320]);
+  const [n, c, h, wd] = options.convInput ?? [2, 320, 64, 64];
+  const x = ctx.upload(rng.normalArray(n * c * h * wd), [n, c, h, wd]);
+  const w = ctx.upload(rng.normalArray(c * c * 9, 0.02), [c, c, 3, 3]);
+  const b = ctx.upload(rng.normalArray(c), [c]);
   const conv = async (strategy: 'implicit' | 'im2col'): Promise<number> =>
     (await timePerRun(() => conv2d(ctx, x, w, { bias: b, pads: [1, 1, 1, 1], strategy }).release(), () => ctx.sync(), 500, 20)).ms;
   const implicitMs = await conv('implicit');
   const im2colMs = await conv('im2col');
-  log(`Conv 320->320 3x3 on [2, 320, 64, 64]: implicit GEMM ${implicitMs.toFixed(2)} ms, im2col + matmul ${im2colMs.toFixed(2)} ms`);
+  log(`Conv ${c}->${c} 3x3 pad 1 on [${n}, ${c}, ${h}, ${wd}]: implicit GEMM ${implicitMs.toFixed(2)} ms, im2col + matmul ${im2colMs.toFixed(2)} ms`);
   for (const t of [x, w, b]) t.release();
   return { unetForwardMs: forward.ms, runs: forward.runs, nodes, folded, loadMs, conv: { implicitMs, im2colMs } };
 }

@@ -5,13 +5,11 @@ import { Uniforms } from '../uniforms.ts';
 import { ShapeError } from '../../util/errors.ts';
 import { binary } from './binary.ts';
 import { floatDtype, outputTensor } from './checks.ts';
-import { flatGrid } from './grid.ts';
+import { im2col } from './conv-columns.ts';
 import { matmul } from './matmul.ts';
 import conv2dWgsl from './conv2d.wgsl?raw';
-import im2colWgsl from './im2col.wgsl?raw';
 
 const implicitKernel: KernelSource = { name: 'conv2d', wgsl: conv2dWgsl };
-const im2colKernel: KernelSource = { name: 'im2col', wgsl: im2colWgsl };
 const TILE = 64;
 
 export interface Conv2dOptions {
@@ -26,7 +24,7 @@ export interface Conv2dOptions {
   groups?: number;
   /**
    * 'implicit' (default): one tiled GEMM kernel that computes input coordinates while loading.
-   * 'im2col': writes the [K, OH*OW] column matrix per image, then our matmul and a bias add;
+   * 'im2col': writes the [K, OH*OW] column matrix per image (conv-columns.ts), then our matmul and a bias add;
    * kept for comparison (bench), groups = 1 only.
    */
   strategy?: 'implicit' | 'im2col';
@@ -71,13 +69,11 @@ export function conv2d(ctx: GpuContext, x: GpuTensor, weight: GpuTensor, options
     if (groups !== 1) throw new ShapeError(`conv2d: the im2col strategy handles groups = 1 only, got ${groups}`);
     const depth = inChannels * kernelHeight * kernelWidth;
     const pixels = outHeight * outWidth;
-    const cols = ctx.empty([batch, depth, pixels], dtype);
-    const count = cols.size;
-    const uniforms = new Uniforms()
-      .u32(inChannels).u32(inHeight).u32(inWidth).u32(outHeight).u32(outWidth).u32(kernelHeight).u32(kernelWidth)
-      .u32(strideH).u32(strideW).u32(padTop).u32(padLeft).u32(dilationH).u32(dilationW).u32(count)
-      .finish();
-    ctx.dispatch({ kernel: im2colKernel, dtype, tensors: [x, cols], uniforms, workgroups: flatGrid(Math.ceil(count / 64), ctx.device.limits.maxComputeWorkgroupsPerDimension) });
+    const cols = im2col(ctx, x, {
+      batch, channels: inChannels, height: inHeight, width: inWidth,
+      kernel: [kernelHeight, kernelWidth], strides: [strideH, strideW], dilations: [dilationH, dilationW],
+      pads: (options.pads ?? [0, 0, 0, 0]) as [number, number, number, number],
+    });
     const flatOut = out.reshape([batch, outChannels, pixels]);
     if (options.bias) {
       const product = matmul(ctx, weight.reshape([outChannels, depth]), cols);
