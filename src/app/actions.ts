@@ -14,7 +14,10 @@ export async function connectEngine(): Promise<void> {
       else notify(`GPU device restored on ${event.report.description || event.report.vendor}.`);
     }),
   );
-  setGpu(await engine.init());
+  const status = await engine.init();
+  setGpu(status);
+  // The studio opens ready to use: the built-in demo pack (the default choice) needs no download.
+  if (status.state === 'ready' && !useStudio.getState().model.loaded) await loadModelPack();
 }
 
 export async function runSelfTest(): Promise<void> {

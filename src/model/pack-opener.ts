@@ -4,7 +4,9 @@ import type { BlobCache } from './cache/blob-cache.ts';
 import { MemoryBlobCache } from './cache/memory.ts';
 import { OpfsBlobCache } from './cache/opfs.ts';
 import { loadPackFiles, type PackFiles } from './loader.ts';
-import type { PackFamily, PackManifest } from './manifest.ts';
+import { MANIFEST_FILE, type PackFamily, type PackManifest } from './manifest.ts';
+import { diffusersPackSource, isDiffusersRepo } from './diffusers-pack-source.ts';
+import { FileNotFoundError } from './sources/errors.ts';
 import { DirectoryHandleSource, FileListSource } from './sources/browser-folder.ts';
 import { HubSource } from './sources/hub.ts';
 import type { PackSource } from './sources/pack-source.ts';
@@ -45,21 +47,31 @@ export async function openPack(spec: PackSourceSpec, options: OpenPackOptions): 
   const { onProgress, signal } = options;
   signal?.throwIfAborted();
   onProgress?.({ phase: 'manifest', bytesDone: 0, bytesTotal: 0, overallDone: 0, overallTotal: 0 });
-  const source = await sourceForSpec(spec, options);
+  let source = await sourceForSpec(spec, options);
   // Per file: the first byte count seen (a resumed download starts above 0) and the last.
   const fetched = new Map<string, { first: number; last: number }>();
-  const files = await loadPackFiles(source, options.cache, {
-    signal,
-    offline: options.offline,
-    onProgress: (p) => {
-      if (!p.cached) {
-        const seen = fetched.get(p.file);
-        if (seen) seen.last = p.bytesDone;
-        else fetched.set(p.file, { first: p.bytesDone, last: p.bytesDone });
-      }
-      onProgress?.({ phase: 'download', ...p });
-    },
-  });
+  const load = (from: PackSource) =>
+    loadPackFiles(from, options.cache, {
+      signal,
+      offline: options.offline,
+      onProgress: (p) => {
+        if (!p.cached) {
+          const seen = fetched.get(p.file);
+          if (seen) seen.last = p.bytesDone;
+          else fetched.set(p.file, { first: p.bytesDone, last: p.bytesDone });
+        }
+        onProgress?.({ phase: 'download', ...p });
+      },
+    });
+  let files: PackFiles;
+  try {
+    files = await load(source);
+  } catch (error) {
+    // Most SD repos on the hub are diffusers repos, not Lethe packs: build the pack from them.
+    if (!(error instanceof FileNotFoundError && error.path === MANIFEST_FILE) || options.offline || !(await isDiffusersRepo(source, signal))) throw error;
+    source = await diffusersPackSource(source, onProgress, signal);
+    files = await load(source);
+  }
   let downloadedBytes = 0;
   for (const { first, last } of fetched.values()) downloadedBytes += last - first;
   return {

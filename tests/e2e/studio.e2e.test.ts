@@ -2,6 +2,7 @@ import { mkdirSync } from 'node:fs';
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, inject, test } from 'vitest';
 import { launchBrowser, watchPage } from './support/browser.ts';
+import { generatePair, testingUrl, unexpectedErrors } from './support/studio-page.ts';
 
 const studioUrl = inject('studioUrl');
 let browser: Browser;
@@ -17,7 +18,7 @@ describe('studio in headless Chromium', () => {
   test('is cross-origin isolated, shows the adapter, and passes the kernel self-test from the worker', async () => {
     const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
     const watched = watchPage(page);
-    await page.goto(studioUrl);
+    await page.goto(testingUrl(studioUrl));
     expect(await page.evaluate(() => self.crossOriginIsolated)).toBe(true);
     const panel = page.getByTestId('adapter-panel');
     await panel.waitFor({ timeout: 60_000 });
@@ -29,9 +30,13 @@ describe('studio in headless Chromium', () => {
     const rows = await results.locator('tbody tr').count();
     expect(rows).toBeGreaterThanOrEqual(6);
     expect(await results.getAttribute('data-all-passed')).toBe('true');
-    mkdirSync('docs', { recursive: true });
-    await page.screenshot({ path: 'docs/screenshot.png', fullPage: true });
-    expect(watched.errors).toEqual([]);
+    // The demo pack is preloaded; a pair on screen makes the README's picture.
+    await page.getByTestId('model-summary').waitFor({ timeout: 120_000 });
+    await generatePair(page, { prompt: 'a painting of a cat', seed: 7, steps: 2 });
+    const folder = process.env.LETHE_UPDATE_SCREENSHOT === '1' ? 'docs' : 'test-results';
+    mkdirSync(folder, { recursive: true });
+    await page.screenshot({ path: `${folder}/screenshot.png`, fullPage: true });
+    expect(unexpectedErrors(watched.errors)).toEqual([]);
     await page.close();
   });
 
