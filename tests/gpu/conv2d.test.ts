@@ -38,8 +38,8 @@ test.each([
   [[2, 3, 8, 9], [4, 3, 1, 1], [1, 1], [0, 0, 0, 0], [1, 1], 1],
   [[1, 6, 10, 9], [9, 2, 3, 2], [1, 2], [2, 0, 1, 3], [2, 1], 3],
 ] as const)('conv2d %j x %j matches float64 (implicit GEMM and im2col + matmul)', async (xs, ws, s, pads, d, groups) => {
-  const x = randn(xs.reduce((a, b) => a * b, 1), 1);
-  const w = randn(ws.reduce((a, b) => a * b, 1), 2, 0.3);
+  const x = randn(xs.reduce((a: number, b) => a * b, 1), 1);
+  const w = randn(ws.reduce((a: number, b) => a * b, 1), 2, 0.3);
   const bias = randn(ws[0], 3);
   const want = convF64(x, [...xs], w, [...ws], bias, [...s], [...pads], [...d], groups);
   const tx = ctx.upload(x, [...xs]), tw = ctx.upload(w, [...ws]), tb = ctx.upload(bias, [ws[0]]);
