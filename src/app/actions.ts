@@ -11,7 +11,10 @@ export async function connectEngine(): Promise<void> {
   await engine.subscribe(
     Comlink.proxy((event) => {
       if (event.type === 'device-lost') notify(`The GPU device was lost (${event.reason}: ${event.message}). It is re-acquired on the next action.`);
-      else notify(`GPU device restored on ${event.report.description || event.report.vendor}.`);
+      else {
+        notify(`GPU device restored on ${event.report.description || event.report.vendor}; reloading the model from the cache.`);
+        void loadModelPack();
+      }
     }),
   );
   const status = await engine.init();

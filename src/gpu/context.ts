@@ -38,6 +38,7 @@ export class GpuContext {
   private readonly errors: string[] = [];
   private readonly lostListeners = new Set<(info: DeviceLostInfo) => void>();
   private lost = false;
+  private destroyedByUs = false;
   dispatches = 0;
 
   constructor(readonly device: GPUDevice) {
@@ -50,8 +51,9 @@ export class GpuContext {
     });
     void device.lost.then((info) => {
       this.lost = true;
-      if (info.reason === 'destroyed') return;
-      for (const listener of this.lostListeners) listener({ reason: String(info.reason), message: info.message });
+      // 'destroyed' is only ours to ignore: a device another library or the browser destroyed is lost.
+      if (this.destroyedByUs) return;
+      for (const listener of this.lostListeners) listener({ reason: String(info.reason), message: info.message || 'the device was destroyed' });
     });
   }
 
@@ -179,6 +181,7 @@ export class GpuContext {
   }
 
   destroy(): void {
+    this.destroyedByUs = true;
     this.flush();
     this.pool.trim();
     this.device.destroy();
