@@ -17,7 +17,7 @@ export class TextEncoderRunner {
 
   static async create(runner: OnnxRunner, pack: PackReader): Promise<TextEncoderRunner> {
     const entry = pack.manifest.textEncoder;
-    const session = await runner.createSession(await sessionSpecOf(pack, entry, ['last_hidden_state']));
+    const session = await runner.createSession(await sessionSpecOf(pack, entry, ['last_hidden_state'], { 'input_ids:1': pack.manifest.dims.textTokens }));
     return new TextEncoderRunner(runner, session, entry, pack.manifest.dims.textHidden, pack.manifest.dims.textTokens);
   }
 

@@ -13,7 +13,8 @@ export class VaeDecoderRunner {
 
   static async create(runner: OnnxRunner, pack: PackReader): Promise<VaeDecoderRunner> {
     const entry = pack.manifest.vaeDecoder;
-    return new VaeDecoderRunner(runner, await runner.createSession(await sessionSpecOf(pack, entry)), entry);
+    // Lethe decodes one image at a time.
+    return new VaeDecoderRunner(runner, await runner.createSession(await sessionSpecOf(pack, entry, [], { [`${entry.inputs[0].name}:0`]: 1 })), entry);
   }
 
   async decode(latents: Float32Array, shape: readonly number[]): Promise<{ pixels: Float32Array; shape: number[] }> {

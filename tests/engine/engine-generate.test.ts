@@ -5,6 +5,7 @@ import { afterAll, describe, expect, test } from 'vitest';
 import type { GenerateParams, GenerateProgressEvent, PackLoadProgress } from '../../src/engine/api.ts';
 import { createNodeEngine } from '../../src/engine/node-engine.ts';
 import { NodeDirBlobCache } from '../../src/model/cache/node-dir.ts';
+import { fixedDimensions } from '../../src/pipeline/pack-reader.ts';
 
 const cache = new NodeDirBlobCache(mkdtempSync(join(tmpdir(), 'lethe-engine-')));
 const engine = await createNodeEngine({ cache });
@@ -67,5 +68,15 @@ describe('engine on the demo pack (Node: Dawn + onnxruntime-node)', () => {
     });
     await expect(run).rejects.toThrow(/cancelled/);
     expect(Math.max(...steps)).toBeLessThanOrEqual(3);
+  });
+});
+
+
+describe('fixed shapes for ORT', () => {
+  test('the text encoder fixes its token axis, the VAE its batch; batch and latent size stay free for the UNet', () => {
+    const manifest = engine.loadedModel!.pack.manifest;
+    expect(fixedDimensions(manifest.textEncoder, { 'input_ids:1': 77 })).toEqual({ sequence_length: 77 });
+    expect(fixedDimensions(manifest.vaeDecoder, { 'latent_sample:0': 1 })).toEqual({ [String(manifest.vaeDecoder.inputs[0].shape[0])]: 1 });
+    expect(fixedDimensions(manifest.pieces[0], {})).toEqual({});
   });
 });

@@ -17,6 +17,7 @@ export class NodeOnnxRunner implements OnnxRunner {
       const session = await ortNode.InferenceSession.create(spec.model, {
         executionProviders: ['cpu'],
         externalData: spec.externalData,
+        freeDimensionOverrides: spec.freeDimensionOverrides,
         graphOptimizationLevel: 'all',
       } as ortNode.InferenceSession.SessionOptions);
       return session as unknown as Awaited<ReturnType<OnnxRunner['createSession']>>;

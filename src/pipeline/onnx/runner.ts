@@ -16,6 +16,8 @@ export interface SessionSpec {
   externalData?: { path: string; data: Uint8Array }[];
   /** Outputs to keep on the GPU (WebGPU runner); the rest come back to the CPU. */
   gpuOutputs?: string[];
+  /** Symbolic dimensions whose value never changes for this pack (e.g. 77 text tokens). */
+  freeDimensionOverrides?: Record<string, number>;
 }
 
 /**

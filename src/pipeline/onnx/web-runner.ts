@@ -18,6 +18,7 @@ export class WebGpuOnnxRunner implements OnnxRunner {
         executionProviders: [{ name: 'webgpu', device: this.device }],
         preferredOutputLocation,
         externalData: spec.externalData,
+        freeDimensionOverrides: spec.freeDimensionOverrides,
         graphOptimizationLevel: 'all',
         logSeverityLevel: 3,
       });
