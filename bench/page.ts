@@ -5,6 +5,7 @@
 import { GpuContext } from '../src/gpu/context.ts';
 import { acquireDevice, type AdapterReport } from '../src/gpu/device.ts';
 import { benchClosedForm, type ClosedFormBenchRow } from './closed-form-bench.ts';
+import { benchDiffusersBuild, type DiffusersBuildBenchRow } from './diffusers-build-bench.ts';
 import { benchMatmul, type MatmulBenchRow } from './matmul-bench.ts';
 import { benchUnetStep, type UnetStepBenchRow } from './unet-bench.ts';
 import { WebGpuOnnxRunner } from '../src/pipeline/onnx/web-runner.ts';
@@ -15,6 +16,7 @@ export interface BenchResult {
   matmul: MatmulBenchRow[];
   unetStep: UnetStepBenchRow;
   closedForm: ClosedFormBenchRow[];
+  diffusersBuild: DiffusersBuildBenchRow | null;
 }
 
 declare global {
@@ -34,11 +36,14 @@ async function main(): Promise<BenchResult> {
   const { device, report } = await acquireDevice(navigator.gpu, 'lethe-bench');
   const ctx = new GpuContext(device);
   log(`adapter: ${report.vendor} ${report.architecture} ${report.description}`);
-  const suites = new URLSearchParams(location.search).get('suites')?.split(',') ?? ['matmul', 'unet', 'closed-form'];
+  const query = new URLSearchParams(location.search);
+  const suites = query.get('suites')?.split(',') ?? ['matmul', 'unet', 'closed-form'];
   const matmul = suites.includes('matmul') ? await benchMatmul(ctx, log) : [];
   const unetStep = suites.includes('unet') ? await benchUnetStep(ctx, new WebGpuOnnxRunner(device), log) : (null as unknown as UnetStepBenchRow);
   const closedForm = suites.includes('closed-form') ? await benchClosedForm({ ctx, log }) : [];
-  return { adapter: report, userAgent: navigator.userAgent, matmul, unetStep, closedForm };
+  // Needs a hub-style server with a diffusers repo: run.mjs --diffusers-endpoint=URL --diffusers-repo=owner/name.
+  const diffusersBuild = suites.includes('diffusers-build') ? await benchDiffusersBuild(query.get('endpoint') ?? '', query.get('repo') ?? '', log) : null;
+  return { adapter: report, userAgent: navigator.userAgent, matmul, unetStep, closedForm, diffusersBuild };
 }
 
 window.__LETHE_BENCH__ = {};

@@ -19,7 +19,12 @@ if (process.env.LETHE_BENCH_ADAPTER !== 'default') flags.push('--use-webgpu-adap
 
 const server = await preview({ logLevel: 'warn', preview: { host: '127.0.0.1', port: 4318, strictPort: false } });
 const suites = process.argv.find((arg) => arg.startsWith('--suites='))?.slice(9);
-const url = `${server.resolvedUrls.local[0]}bench.html${suites ? `?suites=${suites}` : ''}`;
+const flag = (name) => process.argv.find((arg) => arg.startsWith(`--${name}=`))?.slice(name.length + 3);
+const query = new URLSearchParams();
+if (suites) query.set('suites', suites);
+if (flag('diffusers-endpoint')) query.set('endpoint', flag('diffusers-endpoint'));
+if (flag('diffusers-repo')) query.set('repo', flag('diffusers-repo'));
+const url = `${server.resolvedUrls.local[0]}bench.html${query.size ? `?${query}` : ''}`;
 const browser = await chromium.launch({
   executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
   headless: true,
@@ -35,8 +40,8 @@ try {
   if (outcome.error) throw new Error(outcome.error);
   const result = outcome.result;
   console.log(`\nAdapter: ${result.adapter.vendor} / ${result.adapter.architecture} / ${result.adapter.description}`);
-  console.log('\nMatMul, fp32 (ratio = our throughput / onnxruntime-web WebGPU throughput, same device, same run)');
-  console.table(
+  if (result.matmul.length) console.log('\nMatMul, fp32 (ratio = our throughput / onnxruntime-web WebGPU throughput, same device, same run)');
+  if (result.matmul.length) console.table(
     result.matmul.map((row) => ({
       shape: row.shape,
       'ours ms': row.oursMs.toFixed(3),
@@ -56,6 +61,10 @@ try {
   if (result.closedForm.length) {
     console.log('\nClosed-form edit at SD 1.5 dimensions (d=768, 32 projections, 1 concept + 5 corefs, M=5, N=3, 200 preserve prompts)');
     console.table(result.closedForm.map((row) => ({ path: row.label, device: row.device, solver: row.solver, 'median ms': row.ms.toFixed(1), runs: row.runs, 'rel. err': Number.isNaN(row.relativeError) ? '-' : row.relativeError.toExponential(1) })));
+  }
+  if (result.diffusersBuild) {
+    const d = result.diffusersBuild;
+    console.log(`\nPack built in the page from the diffusers repo ${d.repo}: ${d.seconds.toFixed(1)} s, pack ${(d.packBytes / 2 ** 20).toFixed(0)} MiB, peak JS heap ${(d.peakJsHeapBytes / 2 ** 20).toFixed(0)} MiB` + (d.peakPageBytes === null ? '' : `, peak page memory ${(d.peakPageBytes / 2 ** 20).toFixed(0)} MiB`));
   }
   mkdirSync('bench/results', { recursive: true });
   const file = `bench/results/bench-${new Date().toISOString().replace(/[:.]/g, '-')}.json`;
