@@ -163,13 +163,14 @@ class FoldedPieceGraph implements PieceGraph {
   }
 
   releaseTape(tape: readonly TapeEntry[], keep: Iterable<GpuTensor> = []): void {
-    const protectedBuffers = new Set<GPUBuffer>([...this.constants.values()].map((t) => t.buffer));
-    for (const t of keep) protectedBuffers.add(t.buffer);
-    const inputBuffers = new Set<GPUBuffer>();
+    // Graph inputs and constants stay, views of them included (a Reshape of an input shares
+    // its buffer); so do tensors the caller keeps.
+    const given = new Set([...this.inputs.map((i) => i.name), ...this.constants.keys()]);
+    const protectedBuffers = new Set<GPUBuffer>([...keep].map((t) => t.buffer));
+    for (const entry of tape) entry.node.inputs.forEach((name, i) => name && given.has(name) && protectedBuffers.add(entry.inputs[i]!.buffer));
     const produced = new Set<GPUBuffer>();
     for (const entry of tape) for (const t of [...entry.outputs, ...(entry.saved ?? [])]) if (!t.isReleased) produced.add(t.buffer);
-    for (const entry of tape) for (const t of entry.inputs) if (t && !produced.has(t.buffer)) inputBuffers.add(t.buffer);
-    for (const buffer of produced) if (!protectedBuffers.has(buffer) && !inputBuffers.has(buffer)) this.ctx.pool.release(buffer);
+    for (const buffer of produced) if (!protectedBuffers.has(buffer)) this.ctx.pool.release(buffer);
   }
 
   release(): void {
