@@ -44,7 +44,6 @@ import type { CrossAttentionLayer } from '../model/manifest.ts';
 /** Prompts per text-encoder run while building an erasure. */
 const ERASE_ENCODE_BATCH = 16;
 
-export type { GpuProvider } from './platform.ts';
 
 /** The pack must be loaded before anything that runs it. */
 export class NoPackLoadedError extends InputError {
