@@ -25,7 +25,7 @@ export interface CopyLayout {
   inOffset?: number;
   /** Default: 1 on every axis. */
   divisors?: readonly number[];
-  /** Default: contiguous in `shape`. */
+  /** Default: contiguous in `shape`. Signed, as inStrides. */
   outStrides?: readonly number[];
   outOffset?: number;
 }
@@ -68,7 +68,7 @@ export function layoutCopy(ctx: GpuContext, src: GpuTensor, dst: GpuTensor, layo
   for (const v of padded(merged.shape, 1)) uniforms.u32(v);
   for (const v of padded(merged.divisors, 1)) uniforms.u32(v);
   for (const v of padded(merged.inStrides, 0)) uniforms.i32(v);
-  for (const v of padded(merged.outStrides, 0)) uniforms.u32(v);
+  for (const v of padded(merged.outStrides, 0)) uniforms.i32(v);
   uniforms.u32(count).u32(merged.shape.length).u32(inOffset).u32(outOffset);
   ctx.dispatch({
     kernel: src.dtype === 'f16' ? halfKernel : wordKernel,
@@ -113,5 +113,33 @@ function mergeAxes(shape: readonly number[], inStrides: readonly number[], divis
       out.outStrides.push(outStrides[axis]);
     }
   }
+  return out;
+}
+
+/** ONNX Transpose: out axis i is input axis perm[i]. Returns a new tensor. */
+export function transpose(ctx: GpuContext, x: GpuTensor, perm: readonly number[]): GpuTensor {
+  const rank = x.shape.length;
+  if (perm.length !== rank || [...perm].sort((a, b) => a - b).some((p, i) => p !== i)) throw new ShapeError(`transpose: perm [${perm}] is not a permutation of ${rank} axes`);
+  const strides = contiguousStrides(x.shape);
+  const shape = perm.map((p) => x.shape[p]);
+  const out = ctx.empty(shape, x.dtype);
+  layoutCopy(ctx, x, out, { shape, inStrides: perm.map((p) => strides[p]) });
+  return out;
+}
+
+/** Broadcasts x (numpy rules) to `shape`. Returns a new tensor. */
+export function expandTo(ctx: GpuContext, x: GpuTensor, shape: readonly number[]): GpuTensor {
+  const rank = shape.length;
+  if (x.shape.length > rank) throw new ShapeError(`expandTo: [${x.shape}] has more axes than [${shape}]`);
+  const xStrides = contiguousStrides(x.shape);
+  const inStrides = shape.map((size, axis) => {
+    const k = axis - (rank - x.shape.length);
+    if (k < 0) return 0;
+    const dim = x.shape[k];
+    if (dim !== 1 && dim !== size) throw new ShapeError(`expandTo: [${x.shape}] does not broadcast to [${shape}]`);
+    return dim === 1 ? 0 : xStrides[k];
+  });
+  const out = ctx.empty(shape, x.dtype);
+  layoutCopy(ctx, x, out, { shape, inStrides });
   return out;
 }

@@ -5,7 +5,7 @@ import { Uniforms } from '../uniforms.ts';
 import { ShapeError } from '../../util/errors.ts';
 import { floatDtype } from './checks.ts';
 import { flatGrid } from './grid.ts';
-import { denseStrides } from './strided-copy.ts';
+import { contiguousStrides } from './layout-copy.ts';
 import wgsl from './sum-to-shape.wgsl?raw';
 
 const kernel: KernelSource = { name: 'sum-to-shape', wgsl };
@@ -19,7 +19,7 @@ export function sumToShape(ctx: GpuContext, x: GpuTensor, shape: readonly number
   const dtype = floatDtype('sumToShape', x);
   const rank = x.shape.length;
   if (shape.length > rank) throw new ShapeError(`sumToShape: target [${shape}] has more axes than [${x.shape}]`);
-  const strides = denseStrides(x.shape);
+  const strides = contiguousStrides(x.shape);
   const kept: [number, number][] = [];
   const summed: [number, number][] = [];
   // Innermost first, merging neighbours of the same kind that are contiguous in x.

@@ -6,7 +6,8 @@ import { ShapeError } from '../../util/errors.ts';
 import { InputError } from '../../util/errors.ts';
 import { flatGrid } from '../kernels/grid.ts';
 import { reduce } from '../kernels/reduce.ts';
-import { fill, stridedCopy } from '../kernels/strided-copy.ts';
+import { fill } from '../kernels/fill.ts';
+import { layoutCopy } from '../kernels/layout-copy.ts';
 import adamWgsl from './adam.wgsl?raw';
 import clipWgsl from './clip.wgsl?raw';
 
@@ -59,7 +60,7 @@ export class Adam {
       if (g.size !== this.params[i].size) throw new ShapeError(`Adam.step: gradient ${i} [${g.shape}] does not match parameter [${this.params[i].shape}]`);
       if (g.dtype !== 'f32') throw new ShapeError(`Adam.step: gradient ${i} must be f32`);
       const squares = reduce(ctx, 'sumSquares', g.reshape([g.size]), { axis: 0, keepdims: true });
-      stridedCopy(ctx, squares, this.partials, { shape: [1], srcStrides: [1], dstStrides: [1], dstOffset: i });
+      layoutCopy(ctx, squares, this.partials, { shape: [1], inStrides: [1], outOffset: i });
       squares.release();
     });
     ctx.dispatch({ kernel: clipKernel, dtype: 'f32', tensors: [this.partials, this.coef], uniforms: new Uniforms().u32(grads.length).f32(this.options.maxGradNorm).finish(), workgroups: [1] });

@@ -1,6 +1,6 @@
 /**
  * Layout ops. Reshape, Flatten, Squeeze and Unsqueeze are views (same buffer, new shape);
- * Transpose, Slice, Split, Concat, Expand, Resize and Gather copy through one strided-copy
+ * Transpose, Slice, Split, Concat, Expand, Resize and Gather copy through one layout-copy
  * kernel. Every operand that decides a shape is folded at load into attributes.
  */
 import type { GpuContext } from '../../context.ts';

@@ -1,4 +1,5 @@
-import { expandTo } from '../../kernels/strided-copy.ts';
+import { expandTo } from '../../kernels/layout-copy.ts';
+import { affine } from '../../kernels/unary.ts';
 import { copyOf, gradOf, input, intAttribute, intsFromAttributeOrInput, normalizeAxisFor } from './util.ts';
 import type { OpRule } from './types.ts';
 
@@ -12,6 +13,10 @@ export const reduceMean: OpRule = {
     const axes = listed.length === 0 ? x.shape.map((_, i) => i) : listed.map((a) => normalizeAxisFor(v, a, x.shape.length));
     const kept = x.shape.map((dim, i) => (axes.includes(i) ? 1 : dim));
     const n = axes.reduce((acc, a) => acc * x.shape[a], 1);
-    return [expandTo(v.ctx, dy.reshape(kept), x.shape, 1 / n), null];
+    // Scaling before the broadcast touches n times fewer elements.
+    const scaled = affine(v.ctx, dy.reshape(kept), 1 / n, 0);
+    const dx = expandTo(v.ctx, scaled, x.shape);
+    scaled.release();
+    return [dx, null];
   },
 };

@@ -3,7 +3,8 @@ import type { GpuTensor } from '../../tensor.ts';
 import { ShapeError } from '../../../util/errors.ts';
 import { product } from '../../kernels/checks.ts';
 import { reduce } from '../../kernels/reduce.ts';
-import { denseStrides, stridedCopy, transpose as transposeKernel, zeros } from '../../kernels/strided-copy.ts';
+import { zeros } from '../../kernels/fill.ts';
+import { contiguousStrides, layoutCopy, transpose as transposeKernel } from '../../kernels/layout-copy.ts';
 import { copyOf, gradOf, input, intAttribute, intsAttribute, intsFromAttributeOrInput, normalizeAxisFor, output, stringAttribute } from './util.ts';
 import type { OpRule } from './types.ts';
 
@@ -30,7 +31,7 @@ export const concat: OpRule = {
   backward: (v, grads) => {
     const dy = gradOf(v, grads);
     const axis = normalizeAxisFor(v, intAttribute(v.node, 'axis', 0), dy.shape.length);
-    const strides = denseStrides(dy.shape);
+    const strides = contiguousStrides(dy.shape);
     let offset = 0;
     return v.node.inputs.map((_, i) => {
       const x = input(v, i);
@@ -38,7 +39,7 @@ export const concat: OpRule = {
       offset += x.shape[axis];
       if (!v.needs[i]) return null;
       const dx = v.ctx.empty(x.shape, floatType(dy));
-      stridedCopy(v.ctx, dy, dx, { shape: x.shape, srcStrides: strides, dstStrides: denseStrides(x.shape), srcOffset: start * strides[axis] });
+      layoutCopy(v.ctx, dy, dx, { shape: x.shape, inStrides: strides, inOffset: start * strides[axis] });
       return dx;
     });
   },
@@ -50,7 +51,7 @@ export const split: OpRule = {
   backward: (v, grads) => {
     const x = input(v, 0);
     const axis = normalizeAxisFor(v, intAttribute(v.node, 'axis', 0), x.shape.length);
-    const strides = denseStrides(x.shape);
+    const strides = contiguousStrides(x.shape);
     const present = grads.filter((g): g is GpuTensor => g !== null);
     if (present.length === 0) throw new ShapeError(`Split ${v.node.name}: no gradient for any output`);
     const dx = present.length === grads.length ? v.ctx.empty(x.shape, floatType(present[0])) : zeros(v.ctx, x.shape, floatType(present[0]));
@@ -58,7 +59,7 @@ export const split: OpRule = {
     v.node.outputs.forEach((_, i) => {
       const piece = output(v, i);
       const g = grads[i];
-      if (g) stridedCopy(v.ctx, g, dx, { shape: piece.shape, srcStrides: denseStrides(piece.shape), dstStrides: strides, dstOffset: offset * strides[axis] });
+      if (g) layoutCopy(v.ctx, g, dx, { shape: piece.shape, inStrides: contiguousStrides(piece.shape), outStrides: strides, outOffset: offset * strides[axis] });
       offset += piece.shape[axis];
     });
     return [dx, ...v.node.inputs.slice(1).map(() => null)];
@@ -75,7 +76,7 @@ export const slice: OpRule = {
     if (!starts) throw new ShapeError(`Slice ${v.node.name}: starts are unknown`);
     const axes = (intsFromAttributeOrInput(v, 'axes', 3) ?? starts.map((_, i) => i)).map((a) => normalizeAxisFor(v, a, rank));
     const steps = intsFromAttributeOrInput(v, 'steps', 4) ?? starts.map(() => 1);
-    const xStrides = denseStrides(x.shape);
+    const xStrides = contiguousStrides(x.shape);
     const dstStrides = [...xStrides];
     let dstOffset = 0;
     axes.forEach((axis, i) => {
@@ -89,7 +90,7 @@ export const slice: OpRule = {
       dstStrides[axis] = xStrides[axis] * step;
     });
     const dx = zeros(v.ctx, x.shape, floatType(dy));
-    stridedCopy(v.ctx, dy, dx, { shape: dy.shape, srcStrides: denseStrides(dy.shape), dstStrides, dstOffset });
+    layoutCopy(v.ctx, dy, dx, { shape: dy.shape, inStrides: contiguousStrides(dy.shape), outStrides: dstStrides, outOffset: dstOffset });
     return [dx, ...v.node.inputs.slice(1).map(() => null)];
   },
 };
