@@ -15,8 +15,16 @@ import { TensorDataType } from '../../formats/onnx/types.ts';
 import { InputError, ShapeError } from '../../util/errors.ts';
 import { foldGraph, tensorToFloat64, type FoldedGraph, type GraphConstant, type GraphValue } from './fold.ts';
 import { FLOAT_TYPES } from './fold-eval.ts';
-import type { OpNode, TapeEntry } from './op-types.ts';
-import { gpuOp, type OpSpec } from './ops/index.ts';
+import type { ForwardFn, OpNode, TapeEntry } from './op-types.ts';
+import { forwardOf, fuseAttention } from './graph-rewrites.ts';
+
+export interface LoadOptions {
+  /**
+   * Replace each attention pattern by one fused LetheAttention node (never materializes the
+   * score matrix; its backward recomputes). Default false.
+   */
+  fuseAttention?: boolean;
+}
 
 export interface ForwardOptions {
   /** Keep every node's inputs, outputs and saved tensors (for backward); nothing is freed. */
@@ -52,8 +60,9 @@ export interface PieceGraph {
 }
 
 /** Folds `model` for the given input shapes and uploads its weights once. */
-export function loadPieceGraph(ctx: GpuContext, model: ModelProto, inputShapes: Record<string, readonly number[]>, file: string): PieceGraph {
+export function loadPieceGraph(ctx: GpuContext, model: ModelProto, inputShapes: Record<string, readonly number[]>, file: string, options: LoadOptions = {}): PieceGraph {
   const folded = foldGraph(model, inputShapes, file);
+  if (options.fuseAttention) fuseAttention(folded, file);
   const constants = new Map<string, GpuTensor>();
   try {
     for (const [name, constant] of folded.constants) constants.set(name, uploadConstant(ctx, name, constant, file));
@@ -85,7 +94,7 @@ class FoldedPieceGraph implements PieceGraph {
   readonly outputs: readonly GraphValue[];
   readonly nodes: readonly OpNode[];
   readonly foldedCount: number;
-  private readonly specs: OpSpec[];
+  private readonly forwards: ForwardFn[];
   /** For each node, the input names whose last reader it is (freed after it runs). */
   private readonly lastUses: string[][];
 
@@ -99,7 +108,7 @@ class FoldedPieceGraph implements PieceGraph {
     this.outputs = folded.outputs;
     this.nodes = folded.nodes;
     this.foldedCount = folded.foldedCount;
-    this.specs = folded.nodes.map((node) => gpuOp(node.opType)!);
+    this.forwards = folded.nodes.map(forwardOf);
     const last = new Map<string, number>();
     folded.nodes.forEach((node, i) => node.inputs.forEach((name) => name && last.set(name, i)));
     for (const o of folded.outputs) last.set(o.name, Infinity);
@@ -130,9 +139,9 @@ class FoldedPieceGraph implements PieceGraph {
     const tape: TapeEntry[] | undefined = options.record ? [] : undefined;
     this.nodes.forEach((node, i) => {
       const inputs = node.inputs.map((name) => (name ? values.get(name)! : null));
-      let result: ReturnType<OpSpec['forward']>;
+      let result: ReturnType<ForwardFn>;
       try {
-        result = this.specs[i].forward(this.ctx, inputs, node);
+        result = this.forwards[i](this.ctx, inputs, node);
       } catch (error) {
         throw new ShapeError(`${this.file}: ${node.opType} "${node.name}" failed: ${(error as Error).message}`);
       }
