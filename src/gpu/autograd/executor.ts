@@ -16,7 +16,10 @@ import { InputError, ShapeError } from '../../util/errors.ts';
 import { foldGraph, tensorToFloat64, type FoldedGraph, type GraphConstant, type GraphValue } from './fold.ts';
 import { FLOAT_TYPES } from './fold-eval.ts';
 import type { ForwardFn, OpNode, TapeEntry } from './op-types.ts';
-import { forwardOf, fuseAttention } from './graph-rewrites.ts';
+import { forwardOf, fuseAttention, insertLora } from './graph-rewrites.ts';
+import { loraParameterNames, type LoraAdapter } from './parameters.ts';
+
+export type { LoraAdapter };
 
 export interface LoadOptions {
   /**
@@ -24,6 +27,13 @@ export interface LoadOptions {
    * score matrix; its backward recomputes). Default false.
    */
   fuseAttention?: boolean;
+  /**
+   * LoRA factors on MatMuls with constant weights (to_q, to_out.0, ...): a LetheLora node after
+   * each adapted MatMul reads them, so backward can ask for their gradients by name
+   * (`PieceGraph.parameters`). The tensors are bound at every forward, so in-place updates
+   * (Adam) take effect; they stay the caller's. `ParameterSet.adapters()` gives them.
+   */
+  lora?: readonly LoraAdapter[];
 }
 
 export interface ForwardOptions {
@@ -41,6 +51,8 @@ export interface PieceGraph {
   /** Runtime inputs with their static shapes (integer ones are passed as f32). */
   readonly inputs: readonly GraphValue[];
   readonly outputs: readonly GraphValue[];
+  /** LoRA factors this piece reads (names `<module>.lora_A` / `.lora_B`), bound from the load options. */
+  readonly parameters: readonly GraphValue[];
   /** GPU compute nodes in execution order. */
   readonly nodes: readonly OpNode[];
   /** Uploaded weights and folded constants the nodes read, by tensor name. */
@@ -53,7 +65,7 @@ export interface PieceGraph {
    * tensors (see releaseTape).
    */
   forward(inputs: Record<string, GpuTensor>, options?: ForwardOptions): ForwardResult;
-  /** Frees what a recorded tape holds, except graph inputs, constants and `keep`. */
+  /** Frees what a recorded tape holds, except graph inputs, parameters, constants and `keep`. */
   releaseTape(tape: readonly TapeEntry[], keep?: Iterable<GpuTensor>): void;
   /** Frees the uploaded constants. */
   release(): void;
@@ -63,6 +75,13 @@ export interface PieceGraph {
 export function loadPieceGraph(ctx: GpuContext, model: ModelProto, inputShapes: Record<string, readonly number[]>, file: string, options: LoadOptions = {}): PieceGraph {
   const folded = foldGraph(model, inputShapes, file);
   if (options.fuseAttention) fuseAttention(folded, file);
+  const parameters = options.lora ? insertLora(folded, options.lora, file) : [];
+  const bound = new Map<string, GpuTensor>();
+  for (const adapter of options.lora ?? []) {
+    const names = loraParameterNames(adapter.module);
+    bound.set(names.a, adapter.a).set(names.b, adapter.b);
+  }
+  const parameterTensors = new Map(parameters.map((p) => [p.name, bound.get(p.name)!]));
   const constants = new Map<string, GpuTensor>();
   try {
     for (const [name, constant] of folded.constants) constants.set(name, uploadConstant(ctx, name, constant, file));
@@ -70,7 +89,7 @@ export function loadPieceGraph(ctx: GpuContext, model: ModelProto, inputShapes: 
     for (const tensor of constants.values()) tensor.release();
     throw error;
   }
-  return new FoldedPieceGraph(ctx, folded, constants, file);
+  return new FoldedPieceGraph(ctx, folded, constants, parameters, parameterTensors, file);
 }
 
 function uploadConstant(ctx: GpuContext, name: string, constant: GraphConstant, file: string): GpuTensor {
@@ -102,6 +121,8 @@ class FoldedPieceGraph implements PieceGraph {
     private readonly ctx: GpuContext,
     folded: FoldedGraph,
     readonly constants: Map<string, GpuTensor>,
+    readonly parameters: readonly GraphValue[],
+    private readonly parameterTensors: ReadonlyMap<string, GpuTensor>,
     readonly file: string,
   ) {
     this.inputs = folded.inputs;
@@ -130,7 +151,7 @@ class FoldedPieceGraph implements PieceGraph {
       values.set(input.name, tensor);
       pinned.add(tensor.buffer);
     }
-    for (const [name, tensor] of this.constants) {
+    for (const [name, tensor] of [...this.constants, ...this.parameterTensors]) {
       values.set(name, tensor);
       pinned.add(tensor.buffer);
     }
@@ -174,7 +195,7 @@ class FoldedPieceGraph implements PieceGraph {
   releaseTape(tape: readonly TapeEntry[], keep: Iterable<GpuTensor> = []): void {
     // Graph inputs and constants stay, views of them included (a Reshape of an input shares
     // its buffer); so do tensors the caller keeps.
-    const given = new Set([...this.inputs.map((i) => i.name), ...this.constants.keys()]);
+    const given = new Set([...this.inputs.map((i) => i.name), ...this.constants.keys(), ...this.parameterTensors.keys()]);
     const protectedBuffers = new Set<GPUBuffer>([...keep].map((t) => t.buffer));
     for (const entry of tape) entry.node.inputs.forEach((name, i) => name && given.has(name) && protectedBuffers.add(entry.inputs[i]!.buffer));
     const produced = new Set<GPUBuffer>();

@@ -14,6 +14,7 @@
  * 3. Run `LetheLora` with `loraNodeForward` (an op-types.ts ForwardFn) and record it on the
  *    tape like any op. Its VJP rule is in rules/lora.ts (table key `LetheLora`).
  * 4. Ask `backward(..., { wrt: parameterNames })` for the factor gradients.
+ * executor.ts loadPieceGraph(..., { lora: parameterSet.adapters() }) does steps 1-3 (graph-rewrites.ts).
  * attn2 to_k / to_v need none of this: their LoRA acts on the K/V inputs (lora.ts).
  */
 import type { GpuContext } from '../context.ts';
@@ -36,6 +37,12 @@ export interface LoraAdapterSpec {
   /** diffusers module name, e.g. 'down_blocks.0.attentions.0.transformer_blocks.0.attn1.to_q'. */
   module: string;
   alpha: number;
+}
+
+/** An adapter with its factors on the GPU, A [r, in], B [out, r]: what loadPieceGraph's `lora` takes. */
+export interface LoraAdapter extends LoraAdapterSpec {
+  a: GpuTensor;
+  b: GpuTensor;
 }
 
 export interface LoraInsertion {
@@ -104,6 +111,11 @@ export class ParameterSet {
       out.set(names.b, f.b);
     }
     return out;
+  }
+
+  /** Every module's factors, for loadPieceGraph(..., { lora }). */
+  adapters(): LoraAdapter[] {
+    return [...this.factors].map(([module, f]) => ({ module, alpha: f.alpha, a: f.a, b: f.b }));
   }
 
   specs(): LoraAdapterSpec[] {

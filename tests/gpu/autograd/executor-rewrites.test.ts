@@ -1,13 +1,15 @@
 /**
  * loadPieceGraph's opt-in rewrites on the forged tiny-sd15 mid piece: fused attention against
- * the unfused graph (forward and the gradient w.r.t. a K input).
+ * the unfused graph (forward and the gradient w.r.t. a K input), and LoRA factors on to_q /
+ * to_out.0 inside the piece against central finite differences of the same GPU forward.
  */
 import { describe, expect, test } from 'vitest';
 import { decodeModel } from '../../../src/formats/onnx/codec.ts';
 import { externalDataFromBytes, inlineExternalData } from '../../../src/formats/onnx/external-data.ts';
 import type { ModelProto } from '../../../src/formats/onnx/types.ts';
 import { backward } from '../../../src/gpu/autograd/backward.ts';
-import { loadPieceGraph, type PieceGraph } from '../../../src/gpu/autograd/executor.ts';
+import { loadPieceGraph, type LoraAdapter, type PieceGraph } from '../../../src/gpu/autograd/executor.ts';
+import { moduleOfNode } from '../../../src/gpu/autograd/parameters.ts';
 import type { GpuTensor } from '../../../src/gpu/tensor.ts';
 import { convertExport, memorySource, MemorySink } from '../../../src/model/converter/index.ts';
 import { forgeInMemory } from '../../../src/model/forge/forge.ts';
@@ -75,6 +77,85 @@ describe('fused attention in the executor', () => {
       for (const t of Object.values(inputs)) t.release();
       plain.release();
       fused.release();
+    }
+  });
+});
+
+describe('LoRA inside a piece', () => {
+  test('gradients of to_q / to_out.0 factors match central finite differences', async () => {
+    const modules = [...new Set(mid.model.graph.node.filter((n) => n.opType === 'MatMul' && /\/attn1\/(to_q|to_out\.0)\/MatMul$/.test(n.name ?? '')).map((n) => moduleOfNode(n.name!)))];
+    expect(modules.length).toBe(2);
+    const rng = new SeededRandom(17);
+    const probe = loadPieceGraph(ctx, mid.model, mid.shapes, 'mid');
+    const features = (module: string): [number, number] => {
+      const node = probe.nodes.find((n) => n.opType === 'MatMul' && moduleOfNode(n.name) === module)!;
+      return [node.inputShapes[0].at(-1)!, node.outputShapes[0].at(-1)!];
+    };
+    const rank = 2;
+    // B random (not the usual zeros) so that dL/dA is not zero too.
+    const hostFactors = modules.map((module) => {
+      const [inF, outF] = features(module);
+      return { module, a: rng.normalArray(rank * inF).map((x) => x * 0.3), b: rng.normalArray(outF * rank).map((x) => x * 0.3), inF, outF };
+    });
+    probe.release();
+    const adapters: LoraAdapter[] = hostFactors.map((f) => ({ module: f.module, alpha: 3, a: ctx.upload(f.a, [rank, f.inF]), b: ctx.upload(f.b, [f.outF, rank]) }));
+    const graph = loadPieceGraph(ctx, mid.model, mid.shapes, 'mid', { lora: adapters });
+    const inputs = randomInputs(6);
+    const weights = lossWeights(graph, 8);
+    const loss = async (): Promise<number> => {
+      const { outputs } = graph.forward(inputs);
+      let sum = 0;
+      for (const [name, w] of weights) {
+        const y = await ctx.read(outputs[name]);
+        for (let i = 0; i < y.length; i++) sum += w[i] * y[i];
+        outputs[name].release();
+      }
+      return sum;
+    };
+    try {
+      expect(graph.nodes.filter((n) => n.opType === 'LetheLora').length).toBe(2);
+      expect(graph.parameters.map((p) => p.name)).toEqual(modules.flatMap((m) => [`${m}.lora_A`, `${m}.lora_B`]));
+      const seeds = new Map([...weights].map(([name, w]) => [name, ctx.upload(w, graph.outputs.find((o) => o.name === name)!.shape)]));
+      const { outputs, tape } = graph.forward(inputs, { record: true });
+      const { grads } = backward(ctx, tape!, { seeds, wrt: graph.parameters.map((p) => p.name) });
+      const analytic = new Map<string, Float32Array>();
+      for (const [name, g] of grads) analytic.set(name, await ctx.read(g));
+      for (const g of grads.values()) g.release();
+      expect(Object.keys(outputs).sort()).toEqual([...mid.outputs].sort());
+      graph.releaseTape(tape!); // the outputs too: they are tape entries' outputs
+      for (const t of seeds.values()) t.release();
+      expect([...analytic.keys()].sort()).toEqual(graph.parameters.map((p) => p.name).sort());
+
+      const eps = 1e-2;
+      const probeRng = new SeededRandom(4);
+      for (const [k, f] of hostFactors.entries()) {
+        for (const which of ['a', 'b'] as const) {
+          const host = f[which];
+          const tensor = adapters[k][which];
+          const grad = analytic.get(`${f.module}.lora_${which.toUpperCase()}`)!;
+          for (let trial = 0; trial < 3; trial++) {
+            const i = Math.floor(probeRng.uniform() * host.length);
+            const original = host[i];
+            host[i] = original + eps;
+            ctx.writeTensor(tensor, host);
+            const up = await loss();
+            host[i] = original - eps;
+            ctx.writeTensor(tensor, host);
+            const down = await loss();
+            host[i] = original;
+            ctx.writeTensor(tensor, host);
+            const numeric = (up - down) / (2 * eps);
+            expect(Math.abs(grad[i] - numeric), `${f.module} ${which}[${i}]: ${grad[i]} vs ${numeric}`).toBeLessThan(1e-2 * Math.max(0.1, Math.abs(numeric)));
+          }
+        }
+      }
+    } finally {
+      for (const t of Object.values(inputs)) t.release();
+      for (const a of adapters) {
+        a.a.release();
+        a.b.release();
+      }
+      graph.release();
     }
   });
 });
