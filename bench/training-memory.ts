@@ -2,8 +2,7 @@
  * Peak GPU memory of one training step's graph work on the tiny-sd15 UNet: a recorded forward
  * through down -> mid -> up, then the backward sweep up -> mid -> down for dL/d(K/V inputs)
  * (each piece's tape released after its sweep), read from the BufferPool's counters.
- * Not releaseActivations: MatMul and ReduceMean record views of buffers whose owning tensor is
- * not on the tape, which that option never frees; releaseTape frees by buffer. Forged in memory,
+ * Each piece's tape is released by releaseTape after its sweep. Forged in memory,
  * so it runs in Node and in the bench page alike (no Node imports).
  */
 import { decodeModel } from '../src/formats/onnx/codec.ts';

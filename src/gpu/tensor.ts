@@ -11,6 +11,8 @@ export class GpuTensor {
     readonly dtype: GpuDtype,
     private readonly storage: GPUBuffer,
     private readonly pool: BufferPool | null,
+    /** For a view: the tensor that owns the storage (null when this tensor owns it, or nobody does). */
+    private readonly owner: GpuTensor | null = null,
   ) {
     this.size = elementCount(shape);
   }
@@ -31,10 +33,18 @@ export class GpuTensor {
   /** Same storage, new shape (no copy). The view shares the original's lifetime. */
   reshape(shape: readonly number[]): GpuTensor {
     if (elementCount(shape) !== this.size) throw new RangeError(`reshape: [${this.shape}] has ${this.size} elements, [${shape}] has ${elementCount(shape)}`);
-    return new GpuTensor(shape, this.dtype, this.buffer, null);
+    return new GpuTensor(shape, this.dtype, this.buffer, null, this.owner ?? this);
   }
 
-  /** Returns the buffer to the pool; GPU work already recorded that uses it stays valid. */
+  /**
+   * Frees the storage whether this is the owner or a view of it (views are often all a caller
+   * still holds, e.g. a MatMul's reshaped product). Idempotent, like release().
+   */
+  releaseStorage(): void {
+    (this.owner ?? this).release();
+  }
+
+  /** Returns the buffer to the pool; GPU work already recorded that uses it stays valid. A view's release does nothing. */
   release(): void {
     if (this.released) return;
     this.released = true;

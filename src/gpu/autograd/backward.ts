@@ -69,6 +69,15 @@ export function backward(ctx: GpuContext, tape: readonly (TapeRecord | TapeEntry
   const releaseAt = new Map<number, GpuTensor[]>();
   if (options.releaseActivations) {
     const keepBuffers = new Set<GPUBuffer>([...(options.keep ?? [])].map((t) => t.buffer));
+    // What the tape reads but never produced (graph inputs, weights, parameters) is not ours to
+    // free, views of it included: releaseStorage() would free the owner.
+    const producedNames = new Set(tape.flatMap((entry) => entry.node.outputs));
+    for (const entry of tape) {
+      entry.node.inputs.forEach((name, i) => {
+        const given = entry.inputs[i];
+        if (name && !producedNames.has(name) && given && !given.isReleased) keepBuffers.add(given.buffer);
+      });
+    }
     const owned = new Map<GPUBuffer, GpuTensor[]>();
     for (const entry of tape) {
       for (const t of [...entry.outputs, ...(entry.saved ?? [])]) {
@@ -89,7 +98,7 @@ export function backward(ctx: GpuContext, tape: readonly (TapeRecord | TapeEntry
     }
   }
   const releaseDue = (index: number): void => {
-    for (const t of releaseAt.get(index) ?? []) t.release();
+    for (const t of releaseAt.get(index) ?? []) t.releaseStorage();
   };
   releaseDue(tape.length);
 

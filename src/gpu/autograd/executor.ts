@@ -198,9 +198,7 @@ class FoldedPieceGraph implements PieceGraph {
     const given = new Set([...this.inputs.map((i) => i.name), ...this.constants.keys(), ...this.parameterTensors.keys()]);
     const protectedBuffers = new Set<GPUBuffer>([...keep].map((t) => t.buffer));
     for (const entry of tape) entry.node.inputs.forEach((name, i) => name && given.has(name) && protectedBuffers.add(entry.inputs[i]!.buffer));
-    const produced = new Set<GPUBuffer>();
-    for (const entry of tape) for (const t of [...entry.outputs, ...(entry.saved ?? [])]) if (!t.isReleased) produced.add(t.buffer);
-    for (const buffer of produced) if (!protectedBuffers.has(buffer)) this.ctx.pool.release(buffer);
+    for (const entry of tape) for (const t of [...entry.outputs, ...(entry.saved ?? [])]) if (!t.isReleased && !protectedBuffers.has(t.buffer)) t.releaseStorage();
   }
 
   release(): void {

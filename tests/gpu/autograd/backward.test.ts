@@ -80,6 +80,41 @@ describe('backward sweep', () => {
     expect(ctx.pool.snapshot().inUseBytes).toBe(baseline);
   });
 
+  test('views on the tape: storage whose owner is off the tape is freed; a view of a given weight is not', async () => {
+    // As the executor records MatMul (a reshaped product) and weights reshaped at load.
+    await ctx.sync();
+    const baseline = ctx.pool.snapshot().inUseBytes;
+    const weightOwner = ctx.upload(wData, [k * n]);
+    const x = ctx.upload(xData, [m, k]);
+    const W = weightOwner.reshape([k, n]);
+    const c = ctx.upload(cData, [n]);
+    const productOwner = matmul(ctx, x, W);
+    const h = productOwner.reshape([m, n]);
+    const a = unary(ctx, 'sigmoid', h);
+    const b = binary(ctx, 'mul', h, c);
+    const y = binary(ctx, 'add', a, b);
+    const z = unary(ctx, 'exp', c);
+    const out = binary(ctx, 'mul', y, z);
+    const t = { x, W, c, h, a, b, y, z, out };
+    const tape: TapeRecord[] = NODES.map((nd) => ({ node: nd, inputs: nd.inputs.map((name) => t[name as keyof typeof t]), outputs: [t[nd.outputs[0] as keyof typeof t]] }));
+    const seed = ctx.upload(gData, [m, n]);
+    const { grads } = backward(ctx, tape, { seeds: new Map([['out', seed]]), wrt: ['W'], releaseActivations: true, keep: new Set([out]) });
+    expect(productOwner.isReleased).toBe(true);
+    expect(weightOwner.isReleased).toBe(false);
+    const loss = (w: Float64Array): number => forwardF64(xData, w, cData).reduce((sum, v, i) => sum + v * gData[i], 0);
+    const fd = wData.map((value, j) => {
+      const plus = wData.slice();
+      const minus = wData.slice();
+      plus[j] = value + 1e-4;
+      minus[j] = value - 1e-4;
+      return (loss(plus) - loss(minus)) / 2e-4;
+    });
+    expect(maxRelError(await ctx.read(grads.get('W')!), fd)).toBeLessThan(1e-4);
+    for (const tensor of [weightOwner, x, c, out, seed, grads.get('W')!]) tensor.release();
+    await ctx.sync();
+    expect(ctx.pool.snapshot().inUseBytes).toBe(baseline);
+  });
+
   test('a missing rule names the op and node', () => {
     const x = ctx.upload([1, 2], [2]);
     const y = unary(ctx, 'tanh', x);
