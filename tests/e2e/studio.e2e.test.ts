@@ -2,7 +2,7 @@ import { mkdirSync } from 'node:fs';
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, inject, test } from 'vitest';
 import { launchBrowser, watchPage } from './support/browser.ts';
-import { generatePair, testingUrl, unexpectedErrors } from './support/studio-page.ts';
+import { generatePair, testingUrl } from './support/studio-page.ts';
 
 const studioUrl = inject('studioUrl');
 let browser: Browser;
@@ -36,7 +36,7 @@ describe('studio in headless Chromium', () => {
     const folder = process.env.LETHE_UPDATE_SCREENSHOT === '1' ? 'docs' : 'test-results';
     mkdirSync(folder, { recursive: true });
     await page.screenshot({ path: `${folder}/screenshot.png`, fullPage: true });
-    expect(unexpectedErrors(watched.errors)).toEqual([]);
+    expect(watched.errors).toEqual([]);
     await page.close();
   });
 

@@ -14,11 +14,6 @@ export function testingUrl(studioUrl: string): string {
   return url.toString();
 }
 
-/** onnxruntime-web logs its node-placement warnings through console.error; they are not failures. */
-export function unexpectedErrors(errors: string[]): string[] {
-  return errors.filter((e) => !/\[W:onnxruntime:/.test(e));
-}
-
 /** Opens the studio with the built-in demo pack loaded (loading it unless the studio already did). */
 export async function openStudioWithDemoPack(browser: Browser, studioUrl: string): Promise<{ page: Page; errors: string[] }> {
   const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
