@@ -22,7 +22,15 @@ export function sizeClass(bytes: number): number {
   return Math.ceil(minimum / step) * step;
 }
 
+/** The highest in-use bytes seen since it started; several can run at once (nested measurements). */
+export interface PeakWatch {
+  readonly startBytes: number;
+  readonly peakBytes: number;
+  stop(): void;
+}
+
 export class BufferPool {
+  private readonly watches = new Set<{ startBytes: number; peakBytes: number }>();
   private readonly free = new Map<string, GPUBuffer[]>();
   private readonly sizes = new WeakMap<GPUBuffer, number>();
   private readonly stats: PoolStats = { allocatedBytes: 0, inUseBytes: 0, peakInUseBytes: 0, buffersCreated: 0, reuses: 0 };
@@ -45,6 +53,7 @@ export class BufferPool {
     }
     this.stats.inUseBytes += size;
     this.stats.peakInUseBytes = Math.max(this.stats.peakInUseBytes, this.stats.inUseBytes);
+    for (const watch of this.watches) watch.peakBytes = Math.max(watch.peakBytes, this.stats.inUseBytes);
     return buffer;
   }
 
@@ -67,6 +76,25 @@ export class BufferPool {
       }
     }
     this.free.clear();
+  }
+
+  /**
+   * Starts measuring the peak without disturbing `peakInUseBytes` (which a caller further out may
+   * be measuring): a step's peak and its backward sweep's peak can be taken together.
+   */
+  watchPeak(): PeakWatch {
+    const watch = { startBytes: this.stats.inUseBytes, peakBytes: this.stats.inUseBytes };
+    this.watches.add(watch);
+    const watches = this.watches;
+    return {
+      get startBytes() {
+        return watch.startBytes;
+      },
+      get peakBytes() {
+        return watch.peakBytes;
+      },
+      stop: () => void watches.delete(watch),
+    };
   }
 
   resetPeak(): void {

@@ -117,7 +117,7 @@ export function backward(ctx: GpuContext, tape: readonly (TapeRecord | TapeEntry
     grads.set(name, sum);
   };
 
-  ctx.pool.resetPeak();
+  const peakWatch = ctx.pool.watchPeak();
   let ranNodes = 0;
   for (let i = tape.length - 1; i >= 0; i--) {
     const entry = tape[i];
@@ -174,6 +174,7 @@ export function backward(ctx: GpuContext, tape: readonly (TapeRecord | TapeEntry
   }
   // Anything else left (gradients of names nobody asked for, e.g. unreached branches) goes back.
   for (const [name, g] of grads) if (!wrt.has(name) && !seedTensors.has(g)) g.release();
-  const peak = ctx.pool.snapshot().peakInUseBytes;
+  peakWatch.stop();
+  const peak = peakWatch.peakBytes;
   return { grads: result, stats: { ranNodes, skippedNodes: tape.length - ranNodes, peakInUseBytes: peak } };
 }

@@ -41,6 +41,13 @@ export interface ForwardOptions {
   record?: boolean;
 }
 
+export interface RunOptions {
+  /** Keep a tape of the range (nothing is freed). */
+  record?: boolean;
+  /** Names an unrecorded run keeps in `values` after their last reader (checkpoints). */
+  keep?: ReadonlySet<string>;
+}
+
 export interface ForwardResult {
   outputs: Record<string, GpuTensor>;
   tape?: TapeEntry[];
@@ -65,6 +72,15 @@ export interface PieceGraph {
    * tensors (see releaseTape).
    */
   forward(inputs: Record<string, GpuTensor>, options?: ForwardOptions): ForwardResult;
+  /** Checks the inputs and returns the name -> tensor map a run starts from (inputs, weights, parameters). */
+  bind(inputs: Record<string, GpuTensor>): Map<string, GpuTensor>;
+  /**
+   * Runs nodes [from, to) on `values`, adding what they produce. Unrecorded, it frees each
+   * tensor it made once its last reader in the whole graph has run, unless `keep` names it;
+   * tensors already in `values` are never freed. Recorded, it frees nothing and returns the tape.
+   * Segments of a piece run this way are what checkpointing recomputes.
+   */
+  run(values: Map<string, GpuTensor>, from: number, to: number, options?: RunOptions): TapeEntry[] | undefined;
   /** Frees what a recorded tape holds, except graph inputs, parameters, constants and `keep`. */
   releaseTape(tape: readonly TapeEntry[], keep?: Iterable<GpuTensor>): void;
   /** Frees the uploaded constants. */
@@ -140,8 +156,15 @@ class FoldedPieceGraph implements PieceGraph {
   }
 
   forward(given: Record<string, GpuTensor>, options: ForwardOptions = {}): ForwardResult {
+    const values = this.bind(given);
+    const tape = this.run(values, 0, this.nodes.length, { record: options.record });
+    const outputs: Record<string, GpuTensor> = {};
+    for (const o of this.outputs) outputs[o.name] = values.get(o.name)!;
+    return { outputs, tape };
+  }
+
+  bind(given: Record<string, GpuTensor>): Map<string, GpuTensor> {
     const values = new Map<string, GpuTensor>();
-    const pinned = new Set<GPUBuffer>();
     for (const input of this.inputs) {
       const tensor = given[input.name];
       if (!tensor) throw new InputError(`${this.file}: input "${input.name}" is missing`);
@@ -149,17 +172,27 @@ class FoldedPieceGraph implements PieceGraph {
       const integral = !FLOAT_TYPES.has(input.elemType);
       if (tensor.dtype !== 'f32') throw new InputError(`${this.file}: input "${input.name}" must be an f32 tensor${integral ? ' (integers as floats)' : ''}, got ${tensor.dtype}`);
       values.set(input.name, tensor);
-      pinned.add(tensor.buffer);
     }
-    for (const [name, tensor] of [...this.constants, ...this.parameterTensors]) {
-      values.set(name, tensor);
-      pinned.add(tensor.buffer);
-    }
+    for (const [name, tensor] of [...this.constants, ...this.parameterTensors]) values.set(name, tensor);
+    return values;
+  }
+
+  run(values: Map<string, GpuTensor>, from: number, to: number, options: RunOptions = {}): TapeEntry[] | undefined {
+    if (!(Number.isInteger(from) && Number.isInteger(to) && 0 <= from && from <= to && to <= this.nodes.length)) throw new RangeError(`${this.file}: node range [${from}, ${to}) is not inside [0, ${this.nodes.length}]`);
+    // What the caller handed in (inputs, weights, checkpoints) is never freed here, views of it included.
+    const pinned = new Set<GPUBuffer>([...values.values()].map((t) => t.buffer));
+    const keep = options.keep ?? new Set<string>();
     // Live names per buffer: views share their producer's buffer.
     const live = new Map<GPUBuffer, number>();
     const tape: TapeEntry[] | undefined = options.record ? [] : undefined;
-    this.nodes.forEach((node, i) => {
-      const inputs = node.inputs.map((name) => (name ? values.get(name)! : null));
+    for (let i = from; i < to; i++) {
+      const node = this.nodes[i];
+      const inputs = node.inputs.map((name) => {
+        if (!name) return null;
+        const tensor = values.get(name);
+        if (!tensor) throw new InputError(`${this.file}: ${node.opType} "${node.name}" reads "${name}", which the caller did not give and nodes [${from}, ${i}) did not produce`);
+        return tensor;
+      });
       let result: ReturnType<ForwardFn>;
       try {
         result = this.forwards[i](this.ctx, inputs, node);
@@ -174,11 +207,13 @@ class FoldedPieceGraph implements PieceGraph {
       });
       if (tape) {
         tape.push({ node, inputs, outputs: result.outputs, saved: result.saved });
-        return;
+        continue;
       }
       for (const tensor of result.saved ?? []) tensor.release();
       for (const name of this.lastUses[i]) {
-        const tensor = values.get(name)!;
+        if (keep.has(name)) continue;
+        const tensor = values.get(name);
+        if (!tensor) continue;
         values.delete(name);
         const buffer = tensor.buffer;
         if (pinned.has(buffer)) continue;
@@ -186,10 +221,8 @@ class FoldedPieceGraph implements PieceGraph {
         live.set(buffer, left);
         if (left === 0) this.ctx.pool.release(buffer);
       }
-    });
-    const outputs: Record<string, GpuTensor> = {};
-    for (const o of this.outputs) outputs[o.name] = values.get(o.name)!;
-    return { outputs, tape };
+    }
+    return tape;
   }
 
   releaseTape(tape: readonly TapeEntry[], keep: Iterable<GpuTensor> = []): void {
