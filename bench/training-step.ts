@@ -1,0 +1,247 @@
+/**
+ * One K/V-LoRA training step on a pack's UNet pieces with the WGSL executor: K_l/V_l = E Wᵀ +
+ * s E Aᵀ Bᵀ for every attn2 layer, the chained forward, dL/d(out) = 2 (out - target) / n, the
+ * backward sweep to every K/V input, and the LoRA factor gradients. Measured per step (wall
+ * clock, synced), with the pool's peak above the step's baseline, and beside it the plain
+ * (unrecorded) forward. `fitKvLora` runs Adam steps of the same step (the sanity run of #7).
+ *
+ * Prompts are seeded stand-ins (E_A, E_B [B, T, C]) and the projections seeded W [inner, C]:
+ * the computation and the shapes are those of training on the pack. No Node imports: it runs in
+ * the bench page and in Node (the device runner) alike.
+ */
+import type { GpuContext } from '../src/gpu/context.ts';
+import { loraBackward, loraProject, type LoraFactors } from '../src/gpu/autograd/lora.ts';
+import { PieceChain, type ChainStepStats } from '../src/gpu/autograd/piece-chain.ts';
+import type { PieceGraph } from '../src/gpu/autograd/executor.ts';
+import { loadUnetPieces, type PackFileReader, type UnetShape } from '../src/gpu/autograd/unet-pieces.ts';
+import { Adam } from '../src/gpu/optim/adam.ts';
+import type { GpuTensor } from '../src/gpu/tensor.ts';
+import type { PackManifest } from '../src/model/manifest.ts';
+import { SeededRandom } from '../src/util/random.ts';
+import { timePerRun } from './timing.ts';
+
+export interface TrainingSetupOptions {
+  shape: UnetShape;
+  fuseAttention?: boolean;
+  memoryBudgetBytes?: number;
+  rank?: number;
+  alpha?: number;
+  seed?: number;
+}
+
+/** Everything a step reads, on the GPU. */
+export interface TrainingSetup {
+  graphs: PieceGraph[];
+  chain: PieceChain;
+  /** K/V input names with their W [inner, C] and LoRA factors (B zero at start, like PEFT). */
+  layers: { name: string; weight: GpuTensor; lora: LoraFactors }[];
+  sample: GpuTensor;
+  timestep: GpuTensor;
+  promptA: GpuTensor;
+  promptB: GpuTensor;
+  weightsBytes: number;
+  loadMs: number;
+  release(): void;
+}
+
+export async function setUpTraining(ctx: GpuContext, pack: { manifest: Pick<PackManifest, 'dims' | 'pieces'>; read: PackFileReader }, options: TrainingSetupOptions): Promise<TrainingSetup> {
+  const { shape } = options;
+  const rank = options.rank ?? 4;
+  const alpha = options.alpha ?? rank;
+  const rng = new SeededRandom(options.seed ?? 1);
+  await ctx.sync();
+  const before = ctx.pool.snapshot().inUseBytes;
+  const loadStart = performance.now();
+  const graphs = await loadUnetPieces(ctx, pack.manifest, pack.read, shape, { fuseAttention: options.fuseAttention });
+  await ctx.sync();
+  const loadMs = performance.now() - loadStart;
+  const weightsBytes = ctx.pool.snapshot().inUseBytes - before;
+  const chain = new PieceChain(ctx, graphs, { memoryBudgetBytes: options.memoryBudgetBytes });
+  const { textTokens, textHidden, latentChannels } = pack.manifest.dims;
+  const kvShapes = new Map<string, readonly number[]>();
+  for (const graph of graphs) for (const input of graph.inputs) if (/^[kv]_\d+$/.test(input.name)) kvShapes.set(input.name, input.shape);
+  const layers = [...kvShapes].map(([name, dims]) => {
+    const inner = dims[dims.length - 1];
+    return {
+      name,
+      weight: ctx.upload(rng.normalArray(inner * textHidden, 1 / Math.sqrt(textHidden)), [inner, textHidden]),
+      lora: { a: ctx.upload(rng.normalArray(rank * textHidden, 1 / Math.sqrt(textHidden)), [rank, textHidden]), b: ctx.upload(new Float32Array(inner * rank), [inner, rank]), alpha },
+    };
+  });
+  const latent = [shape.batch, latentChannels, shape.latentHeight, shape.latentWidth];
+  const prompt = [shape.batch, textTokens, textHidden];
+  const count = (dims: number[]): number => dims.reduce((a, b) => a * b, 1);
+  const sample = ctx.upload(rng.normalArray(count(latent)), latent);
+  const timestep = ctx.upload(new Float32Array(shape.batch).fill(500), [shape.batch]);
+  const promptA = ctx.upload(rng.normalArray(count(prompt)), prompt);
+  const promptB = ctx.upload(rng.normalArray(count(prompt)), prompt);
+  return {
+    graphs,
+    chain,
+    layers,
+    sample,
+    timestep,
+    promptA,
+    promptB,
+    weightsBytes,
+    loadMs,
+    release() {
+      for (const t of [sample, timestep, promptA, promptB, ...layers.flatMap((l) => [l.weight, l.lora.a, l.lora.b])]) t.release();
+      for (const graph of graphs) graph.release();
+    },
+  };
+}
+
+function kvInputs(ctx: GpuContext, setup: TrainingSetup, prompt: GpuTensor, withLora: boolean): Map<string, GpuTensor> {
+  const given = new Map<string, GpuTensor>([
+    ['sample', setup.sample],
+    ['timestep', setup.timestep],
+  ]);
+  for (const { name, weight, lora } of setup.layers) given.set(name, loraProject(ctx, prompt, weight, withLora ? lora : { ...lora, alpha: 0 }));
+  return given;
+}
+
+/** The UNet output for prompt B without LoRA: what prompt A is trained towards. */
+export async function targetOutput(ctx: GpuContext, setup: TrainingSetup): Promise<GpuTensor> {
+  const given = kvInputs(ctx, setup, setup.promptB, false);
+  const pass = setup.chain.forward(given);
+  const out = pass.values.get('out_sample')!;
+  const target = ctx.upload(await ctx.read(out), out.shape);
+  pass.dispose();
+  for (const { name } of setup.layers) given.get(name)!.release();
+  return target;
+}
+
+/** Forward for prompt A, MSE against `target` (read back), backward to every LoRA factor. */
+export async function trainingStep(ctx: GpuContext, setup: TrainingSetup, target: GpuTensor): Promise<{ loss: number; grads: GpuTensor[]; stats: ChainStepStats }> {
+  const given = kvInputs(ctx, setup, setup.promptA, true);
+  const pass = setup.chain.forward(given);
+  const out = pass.values.get('out_sample')!;
+  const [outData, targetData] = await Promise.all([ctx.read(out), ctx.read(target)]);
+  const n = outData.length;
+  let loss = 0;
+  const seedData = new Float32Array(n);
+  for (let j = 0; j < n; j++) {
+    const d = outData[j] - targetData[j];
+    loss += (d * d) / n;
+    seedData[j] = (2 * d) / n;
+  }
+  const seed = ctx.upload(seedData, out.shape);
+  const kvGrads = pass.backward(new Map([['out_sample', seed]]), setup.layers.map((l) => l.name));
+  const grads: GpuTensor[] = [];
+  for (const { name, lora } of setup.layers) {
+    const dKv = kvGrads.get(name);
+    if (!dKv) throw new Error(`training step: no gradient reached ${name}`);
+    const { da, db } = loraBackward(ctx, setup.promptA, dKv, lora);
+    grads.push(da, db);
+  }
+  for (const t of [seed, ...kvGrads.values(), ...setup.layers.map((l) => given.get(l.name)!)]) t.release();
+  return { loss, grads, stats: pass.stats };
+}
+
+export interface KvLoraFitReport {
+  losses: number[];
+  seconds: number;
+  /** Highest step peak (bytes above the step's baseline). */
+  peakBytes: number;
+  mode: ChainStepStats['mode'];
+  segments: number[];
+}
+
+/** `steps` Adam steps fitting all attn2 K/V LoRAs so that prompt A's output approaches prompt B's. */
+export async function fitKvLora(ctx: GpuContext, setup: TrainingSetup, options: { steps: number; learningRate: number; maxGradNorm?: number }, log: (line: string) => void = () => {}): Promise<KvLoraFitReport> {
+  const target = await targetOutput(ctx, setup);
+  const adam = new Adam(ctx, setup.layers.flatMap((l) => [l.lora.a, l.lora.b]), { learningRate: options.learningRate, maxGradNorm: options.maxGradNorm ?? 1 });
+  const losses: number[] = [];
+  let peakBytes = 0;
+  let stats: ChainStepStats | undefined;
+  const started = performance.now();
+  try {
+    for (let step = 0; step < options.steps; step++) {
+      const result = await trainingStep(ctx, setup, target);
+      adam.step(result.grads);
+      for (const g of result.grads) g.release();
+      losses.push(result.loss);
+      peakBytes = Math.max(peakBytes, result.stats.peakBytes);
+      stats = result.stats;
+      if (step % 10 === 0 || step === options.steps - 1) log(`step ${step}: loss ${result.loss.toExponential(3)}`);
+    }
+    await ctx.sync();
+  } finally {
+    adam.dispose();
+    target.release();
+  }
+  return { losses, seconds: (performance.now() - started) / 1000, peakBytes, mode: stats?.mode ?? setup.chain.mode, segments: stats?.segments ?? [] };
+}
+
+export interface TrainingStepBenchRow {
+  label: string;
+  shape: UnetShape;
+  fuseAttention: boolean;
+  mode: ChainStepStats['mode'];
+  segments: number[];
+  /** Plain chained forward (nothing recorded), ms. */
+  forwardMs: number;
+  /** Forward + backward + LoRA factor gradients, ms per step (loss read back every step). */
+  stepMs: number;
+  /** Pool peak of a step above its baseline, and the weights held. */
+  peakBytes: number;
+  weightsBytes: number;
+  loadMs: number;
+}
+
+export async function benchTrainingStep(ctx: GpuContext, label: string, pack: { manifest: Pick<PackManifest, 'dims' | 'pieces'>; read: PackFileReader }, options: TrainingSetupOptions, log: (line: string) => void = () => {}, timing: { minMs?: number; maxRuns?: number } = {}): Promise<TrainingStepBenchRow> {
+  const setup = await setUpTraining(ctx, pack, options);
+  try {
+    const sync = () => ctx.sync();
+    const given = kvInputs(ctx, setup, setup.promptA, true);
+    const forward = await timePerRun(
+      () => {
+        const values = new Map(given);
+        const made: GpuTensor[] = [];
+        for (const graph of setup.graphs) {
+          const { outputs } = graph.forward(Object.fromEntries(graph.inputs.map((i) => [i.name, values.get(i.name)!])));
+          for (const [name, t] of Object.entries(outputs)) {
+            values.set(name, t);
+            made.push(t);
+          }
+        }
+        for (const t of made) t.release();
+      },
+      sync,
+      timing.minMs ?? 1000,
+      timing.maxRuns ?? 20,
+    );
+    for (const { name } of setup.layers) given.get(name)!.release();
+    const target = await targetOutput(ctx, setup);
+    let stats: ChainStepStats | undefined;
+    const step = await timePerRun(
+      async () => {
+        const result = await trainingStep(ctx, setup, target);
+        for (const g of result.grads) g.release();
+        stats = result.stats;
+      },
+      sync,
+      timing.minMs ?? 1000,
+      timing.maxRuns ?? 10,
+    );
+    target.release();
+    const row: TrainingStepBenchRow = {
+      label,
+      shape: options.shape,
+      fuseAttention: options.fuseAttention ?? false,
+      mode: stats!.mode,
+      segments: stats!.segments,
+      forwardMs: forward.ms,
+      stepMs: step.ms,
+      peakBytes: stats!.peakBytes,
+      weightsBytes: setup.weightsBytes,
+      loadMs: setup.loadMs,
+    };
+    const mib = (b: number) => (b / 2 ** 20).toFixed(1);
+    log(`${label} ${options.shape.batch}x${options.shape.latentHeight}x${options.shape.latentWidth}${row.fuseAttention ? ' fused' : ''} ${row.mode} [${row.segments.join('/')}]: forward ${row.forwardMs.toFixed(1)} ms, forward+backward ${row.stepMs.toFixed(1)} ms/step, step peak ${mib(row.peakBytes)} MiB, weights ${mib(row.weightsBytes)} MiB`);
+    return row;
+  } finally {
+    setup.release();
+  }
+}

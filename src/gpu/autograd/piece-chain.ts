@@ -1,0 +1,197 @@
+/**
+ * A pack's UNet pieces (down -> mid -> up) as one differentiable function for training, under a
+ * memory budget. Values flow between pieces by name (a down output can feed mid and up).
+ *
+ * When every piece's recorded tape fits the budget together, the forward records them all and
+ * nothing is recomputed. Otherwise piece boundaries are checkpoints: the forward keeps only the
+ * values flowing between pieces; the backward re-runs one piece at a time, itself cut into
+ * recomputed segments when that piece's tape alone would pass the budget (checkpoint-plan.ts).
+ */
+import type { GpuContext } from '../context.ts';
+import type { GpuTensor } from '../tensor.ts';
+import { binary } from '../kernels/binary.ts';
+import { graphLifetimes, planSegments, type GraphLifetimes, type SegmentPlan } from './checkpoint-plan.ts';
+import { forwardForTraining, type PiecePass } from './checkpointed-pass.ts';
+import type { PieceGraph } from './executor.ts';
+import { InputError } from '../../util/errors.ts';
+
+export interface PieceChainOptions {
+  /**
+   * Bytes of activations (tapes, checkpoints, gradients in flight) one training step may hold on
+   * top of the weights and the caller's inputs. Default: unlimited (everything recorded once).
+   */
+  memoryBudgetBytes?: number;
+}
+
+export interface ChainStepStats {
+  /** 'recorded': one forward, all tapes held; 'checkpointed': pieces re-run in backward. */
+  mode: 'recorded' | 'checkpointed';
+  /** Segments per piece in backward (1: the piece is recomputed whole, or recorded). */
+  segments: number[];
+  /** Nodes run again during backward, over all pieces. */
+  recomputedNodes: number;
+  /** Highest pool bytes in use during the pass, above what was in use when it began. */
+  peakBytes: number;
+}
+
+export interface ChainPass {
+  /** Every value the pieces produced, by name (the final `out_sample` among them); the pass owns them. */
+  readonly values: ReadonlyMap<string, GpuTensor>;
+  /** dL/d(name) for the `wrt` names (chain inputs, parameters) the seeds reach; frees everything the pass held. */
+  backward(seeds: ReadonlyMap<string, GpuTensor>, wrt: Iterable<string>): Map<string, GpuTensor>;
+  readonly stats: ChainStepStats;
+  dispose(): void;
+}
+
+interface ChainPiece {
+  graph: PieceGraph;
+  lifetimes: GraphLifetimes;
+  whole: SegmentPlan;
+  plan: SegmentPlan;
+}
+
+export class PieceChain {
+  private readonly pieces: ChainPiece[];
+  readonly mode: 'recorded' | 'checkpointed';
+  /** Bytes of the values flowing between pieces (held for the whole step in both modes). */
+  readonly flowBytes: number;
+
+  constructor(
+    private readonly ctx: GpuContext,
+    graphs: readonly PieceGraph[],
+    options: PieceChainOptions = {},
+  ) {
+    const budget = options.memoryBudgetBytes ?? Infinity;
+    if (!(budget > 0)) throw new InputError(`memoryBudgetBytes must be a positive number of bytes, got ${budget}`);
+    const produced = new Set<string>();
+    let flowBytes = 0;
+    for (const graph of graphs) {
+      for (const input of graph.inputs) if (!produced.has(input.name) && graphs.some((g) => g !== graph && g.outputs.some((o) => o.name === input.name))) throw new InputError(`${graph.file}: input "${input.name}" is made by a later piece`);
+      for (const output of graph.outputs) {
+        produced.add(output.name);
+        flowBytes += output.shape.reduce((a, b) => a * b, 1) * 4;
+      }
+    }
+    this.flowBytes = flowBytes;
+    const lifetimes = graphs.map((graph) => graphLifetimes(graph.nodes, graph.outputs.map((o) => o.name)));
+    const wholes = lifetimes.map((l) => planSegments(l, Infinity));
+    const recordedBytes = wholes.reduce((sum, plan) => sum + plan.estimatedPeakBytes, 0);
+    this.mode = flowBytes + recordedBytes <= budget ? 'recorded' : 'checkpointed';
+    this.pieces = graphs.map((graph, i) => ({
+      graph,
+      lifetimes: lifetimes[i],
+      whole: wholes[i],
+      plan: this.mode === 'recorded' ? wholes[i] : planSegments(lifetimes[i], Math.max(budget - flowBytes, 0)),
+    }));
+  }
+
+  /** The segment plan each piece is swept with. */
+  get plans(): SegmentPlan[] {
+    return this.pieces.map((p) => p.plan);
+  }
+
+  /**
+   * Runs the pieces on `given` (sample, timestep, k_i/v_i ...; the caller's). Records GPU work
+   * only; nothing is awaited.
+   */
+  forward(given: ReadonlyMap<string, GpuTensor>): ChainPass {
+    const ctx = this.ctx;
+    const watch = ctx.pool.watchPeak();
+    const values = new Map(given);
+    const produced = new Map<string, GpuTensor>();
+    const inputsOf = (graph: PieceGraph): Record<string, GpuTensor> =>
+      Object.fromEntries(
+        graph.inputs.map((input) => {
+          const tensor = values.get(input.name);
+          if (!tensor) throw new InputError(`${graph.file}: input "${input.name}" was not given and no earlier piece makes it`);
+          return [input.name, tensor];
+        }),
+      );
+    const passes: (PiecePass | null)[] = [];
+    for (const piece of this.pieces) {
+      let outputs: Record<string, GpuTensor>;
+      if (this.mode === 'recorded') {
+        const pass = forwardForTraining(ctx, piece.graph, piece.lifetimes, piece.plan, inputsOf(piece.graph));
+        passes.push(pass);
+        outputs = pass.outputs;
+      } else {
+        outputs = piece.graph.forward(inputsOf(piece.graph)).outputs;
+        passes.push(null);
+      }
+      for (const [name, tensor] of Object.entries(outputs)) {
+        values.set(name, tensor);
+        produced.set(name, tensor);
+      }
+    }
+    const stats: ChainStepStats = { mode: this.mode, segments: this.pieces.map((p) => p.plan.boundaries.length - 1), recomputedNodes: 0, peakBytes: 0 };
+    let done = false;
+    const finish = (): void => {
+      done = true;
+      for (const tensor of produced.values()) tensor.release();
+      watch.stop();
+      stats.peakBytes = watch.peakBytes - watch.startBytes;
+    };
+    return {
+      values: produced,
+      stats,
+      dispose: () => {
+        if (done) return;
+        for (const pass of passes) pass?.dispose();
+        finish();
+      },
+      backward: (seeds, wrtNames) => {
+        if (done) throw new Error('PieceChain: this pass was already swept or disposed');
+        const wrt = new Set(wrtNames);
+        const callerSeeds = new Set(seeds.values());
+        const grads = new Map(seeds);
+        // Which chain values depend on what is asked for (a piece's outputs all do when any input does).
+        const depends = new Set(wrt);
+        for (const { graph } of this.pieces) {
+          const reads = graph.inputs.some((i) => depends.has(i.name)) || graph.parameters.some((p) => depends.has(p.name));
+          if (reads) for (const o of graph.outputs) depends.add(o.name);
+        }
+        for (let p = this.pieces.length - 1; p >= 0; p--) {
+          const piece = this.pieces[p];
+          const { graph } = piece;
+          const pieceSeeds = new Map(graph.outputs.filter((o) => grads.has(o.name)).map((o) => [o.name, grads.get(o.name)!]));
+          const pieceWrt = [...graph.inputs, ...graph.parameters].map((v) => v.name).filter((name) => depends.has(name));
+          let pass = passes[p];
+          let rerun: Record<string, GpuTensor> | null = null;
+          if (!pass && pieceSeeds.size > 0 && pieceWrt.length > 0) {
+            pass = forwardForTraining(ctx, graph, piece.lifetimes, piece.plan, inputsOf(graph));
+            rerun = pass.outputs as Record<string, GpuTensor>;
+            stats.recomputedNodes += graph.nodes.length;
+          }
+          if (pass) {
+            if (pieceSeeds.size > 0 && pieceWrt.length > 0) {
+              stats.recomputedNodes += pass.recomputedNodes;
+              const pieceGrads = pass.backward(pieceSeeds, pieceWrt);
+              for (const [name, g] of pieceGrads) {
+                const previous = grads.get(name);
+                if (!previous) grads.set(name, g);
+                else {
+                  grads.set(name, binary(ctx, 'add', previous, g));
+                  if (!callerSeeds.has(previous)) previous.release();
+                  g.release();
+                }
+              }
+            } else pass.dispose();
+          }
+          // A re-run's outputs duplicate the stored ones.
+          for (const tensor of Object.values(rerun ?? {})) tensor.release();
+          for (const [name, g] of pieceSeeds) {
+            if (!callerSeeds.has(g)) g.release();
+            grads.delete(name);
+          }
+        }
+        const result = new Map<string, GpuTensor>();
+        for (const [name, g] of grads) {
+          if (wrt.has(name)) result.set(name, g);
+          else if (!callerSeeds.has(g)) g.release();
+        }
+        finish();
+        return result;
+      },
+    };
+  }
+}
