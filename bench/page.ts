@@ -7,6 +7,7 @@ import { acquireDevice, type AdapterReport } from '../src/gpu/device.ts';
 import { benchClosedForm, type ClosedFormBenchRow } from './closed-form-bench.ts';
 import { benchDiffusersBuild, type DiffusersBuildBenchRow } from './diffusers-build-bench.ts';
 import { benchMatmul, type MatmulBenchRow } from './matmul-bench.ts';
+import { benchTraining, type TrainingBenchResult } from './training-bench.ts';
 import { benchUnetStep, type UnetStepBenchRow } from './unet-bench.ts';
 import { WebGpuOnnxRunner } from '../src/pipeline/onnx/web-runner.ts';
 
@@ -17,6 +18,7 @@ export interface BenchResult {
   unetStep: UnetStepBenchRow;
   closedForm: ClosedFormBenchRow[];
   diffusersBuild: DiffusersBuildBenchRow | null;
+  training: TrainingBenchResult | null;
 }
 
 declare global {
@@ -37,13 +39,14 @@ async function main(): Promise<BenchResult> {
   const ctx = new GpuContext(device);
   log(`adapter: ${report.vendor} ${report.architecture} ${report.description}`);
   const query = new URLSearchParams(location.search);
-  const suites = query.get('suites')?.split(',') ?? ['matmul', 'unet', 'closed-form'];
+  const suites = query.get('suites')?.split(',') ?? ['matmul', 'unet', 'closed-form', 'training'];
   const matmul = suites.includes('matmul') ? await benchMatmul(ctx, log) : [];
   const unetStep = suites.includes('unet') ? await benchUnetStep(ctx, new WebGpuOnnxRunner(device), log) : (null as unknown as UnetStepBenchRow);
   const closedForm = suites.includes('closed-form') ? await benchClosedForm({ ctx, log }) : [];
   // Needs a hub-style server with a diffusers repo: run.mjs --diffusers-endpoint=URL --diffusers-repo=owner/name.
   const diffusersBuild = suites.includes('diffusers-build') ? await benchDiffusersBuild(query.get('endpoint') ?? '', query.get('repo') ?? '', log) : null;
-  return { adapter: report, userAgent: navigator.userAgent, matmul, unetStep, closedForm, diffusersBuild };
+  const training = suites.includes('training') ? await benchTraining(ctx, new WebGpuOnnxRunner(device), log) : null;
+  return { adapter: report, userAgent: navigator.userAgent, matmul, unetStep, closedForm, diffusersBuild, training };
 }
 
 window.__LETHE_BENCH__ = {};

@@ -66,6 +66,13 @@ try {
     const d = result.diffusersBuild;
     console.log(`\nPack built in the page from the diffusers repo ${d.repo}: ${d.seconds.toFixed(1)} s, pack ${(d.packBytes / 2 ** 20).toFixed(0)} MiB, peak JS heap ${(d.peakJsHeapBytes / 2 ** 20).toFixed(0)} MiB` + (d.peakPageBytes === null ? '' : `, peak page memory ${(d.peakPageBytes / 2 ** 20).toFixed(0)} MiB`));
   }
+  if (result.training) {
+    const t = result.training;
+    const mib = (bytes) => (bytes / 2 ** 20).toFixed(2);
+    console.log('\nTraining step, tiny-sd15, batch 1, 16x8 latent: K/V-LoRA forward + backward (loss read back every step), WGSL executor');
+    console.table(t.steps.map((row) => ({ run: row.label, attention: row.fuseAttention ? 'fused' : 'unfused', mode: row.mode, segments: row.segments.join('/'), 'forward ms': row.forwardMs.toFixed(1), 'fwd+bwd ms/step': row.stepMs.toFixed(1), 'step peak MiB': mib(row.peakBytes), 'weights MiB': mib(row.weightsBytes) })));
+    console.log(`Forward of the same pieces, same device: ours ${t.oursForwardMs.toFixed(1)} ms, onnxruntime-web ${t.ortForwardMs.toFixed(1)} ms, ours/ORT ${t.forwardRatio.toFixed(2)}`);
+  }
   mkdirSync('bench/results', { recursive: true });
   const file = `bench/results/bench-${new Date().toISOString().replace(/[:.]/g, '-')}.json`;
   writeFileSync(file, JSON.stringify(result, null, 2));

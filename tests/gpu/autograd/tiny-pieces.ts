@@ -1,4 +1,4 @@
-/** The forged tiny-sd15 pack (made in memory once per test file) and its UNet pieces. */
+/** A forged tiny pack (made in memory once per preset and test file) and its UNet pieces. */
 import { decodeModel } from '../../../src/formats/onnx/codec.ts';
 import { externalDataFromBytes, inlineExternalData } from '../../../src/formats/onnx/external-data.ts';
 import type { ModelProto } from '../../../src/formats/onnx/types.ts';
@@ -12,11 +12,14 @@ export interface TinyPack {
   read: PackFileReader;
 }
 
-let pack: Promise<TinyPack> | undefined;
+const packs = new Map<TinyPreset, Promise<TinyPack>>();
+export type TinyPreset = 'tiny-sd15' | 'tiny-sd21';
 
-export function tinyPack(): Promise<TinyPack> {
-  pack ??= (async () => {
-    const { files } = await forgeInMemory({ preset: 'tiny-sd15', seed: 11, dtype: 'fp32' });
+export function tinyPack(preset: TinyPreset = 'tiny-sd15'): Promise<TinyPack> {
+  let pack = packs.get(preset);
+  if (pack) return pack;
+  pack = (async () => {
+    const { files } = await forgeInMemory({ preset, seed: 11, dtype: 'fp32' });
     const sink = new MemorySink();
     const manifest = await convertExport(memorySource(files), sink, { plan: 'default' });
     const read: PackFileReader = async (path) => {
@@ -26,6 +29,7 @@ export function tinyPack(): Promise<TinyPack> {
     };
     return { manifest, read };
   })();
+  packs.set(preset, pack);
   return pack;
 }
 

@@ -1,9 +1,10 @@
 /**
- * End to end on the forged tiny-sd15 UNet (down/mid/up pieces chained by PieceChain): gradients
- * of a scalar loss with respect to LoRA factors on the attn2 K/V projections, through the
- * recorded tapes and the backward sweep, against finite differences of the same GPU forward;
- * then Adam fitting the K/V LoRAs so that the output for prompt A's K/V approaches the original
- * output for prompt B's (bench/training-step.ts, the training step the bench times).
+ * Training through the forged tiny-sd15 and tiny-sd21 UNets (down/mid/up pieces chained by
+ * PieceChain): gradients of a scalar loss with respect to LoRA factors on the attn2 K/V
+ * projections, through the recorded tapes and the backward sweep, against finite differences of
+ * the same GPU forward; then the sanity run, Adam fitting the K/V LoRAs so that the output for
+ * prompt A's K/V approaches the original output for prompt B's (bench/training-step.ts, the
+ * training step the bench times).
  *
  * Prompts are stand-ins: seeded embeddings E_A, E_B and seeded projections W_k/W_v (the pack's
  * cross_attention weights play this role in the app); the maths is the same.
@@ -19,10 +20,10 @@ import { tinyPack } from './tiny-pieces.ts';
 const ctx = await testContext();
 const pack = await tinyPack();
 
-describe('tiny-sd15 end to end', () => {
-  // About 100 s on SwiftShader (8 full UNet forwards plus a recorded one): opt-in, LETHE_SLOW=1.
-  test.skipIf(!process.env.LETHE_SLOW)('LoRA factor gradients through the UNet match finite differences of the GPU forward', async () => {
-    const setup = await setUpTraining(ctx, pack, { shape: { batch: 1, latentHeight: 16, latentWidth: 8 }, seed: 3 });
+// 8 UNet forwards and a recorded one per preset, 8x8 latent.
+describe.each(['tiny-sd15', 'tiny-sd21'] as const)('%s: LoRA gradients through the chained UNet', (preset) => {
+  test('K/V LoRA factor gradients on the first and last attn2 match finite differences of the GPU forward', async () => {
+    const setup = await setUpTraining(ctx, await tinyPack(preset), { shape: { batch: 1, latentHeight: 8, latentWidth: 8 }, seed: 3 });
     const chosen = [setup.layers[0], setup.layers[setup.layers.length - 1]];
     for (const [i, { lora }] of chosen.entries()) for (const which of ['a', 'b'] as const) ctx.writeTensor(lora[which], Float32Array.from(randn(lora[which].size, 20 + 2 * i + (which === 'a' ? 0 : 1), 0.3)));
     const r = randn(setup.sample.size, 40);
@@ -42,8 +43,7 @@ describe('tiny-sd15 end to end', () => {
     expect([...dKv.keys()].sort()).toEqual(setup.layers.map((l) => l.name).sort());
     for (const { name } of setup.layers) given.get(name)!.release();
     // Directional derivatives: <grad, D> against (L(theta + hD) - L(theta - hD)) / 2h.
-    // h = 0.002: the O(h²) curvature term (measured 6e-4 relative at h = 0.005) is below
-    // 1e-4, and the f32 rounding of L (~1e-5 of |L| ~ 30) divided by 2h stays ~3e-4 relative.
+    // h = 0.002: the O(h²) curvature term (measured 6e-4 relative at h = 0.005) is below 1e-4.
     const h = 0.002;
     for (const [i, { name, lora }] of chosen.entries()) {
       const { da, db } = loraBackward(ctx, setup.promptA, dKv.get(name)!, lora);
@@ -59,33 +59,37 @@ describe('tiny-sd15 end to end', () => {
         ctx.writeTensor(param, original);
         const numeric = (plus - minus) / (2 * h);
         console.log(`${name}.${which}: analytic ${analytic.toFixed(6)} finite difference ${numeric.toFixed(6)}`);
-        expect(Math.abs(analytic - numeric) / Math.max(Math.abs(numeric), 1e-3)).toBeLessThan(3e-3);
+        // Relative to the derivative, or to 1 for small ones: the f32 forward's rounding (~1e-6
+        // of each output, summed over the 256 outputs) over 2h leaves ~2e-3 absolute noise.
+        expect(Math.abs(analytic - numeric) / Math.max(Math.abs(numeric), 1)).toBeLessThan(3e-3);
       }
     }
     for (const t of [...dKv.values(), rTensor]) t.release();
     setup.release();
   }, 180_000);
+});
 
-  // Adam on all attn2 K/V LoRAs (rank 4), fused attention, 8x8 latent: about 3 s a step on
-  // SwiftShader, so CI takes 8 steps and the 100-step run of #7 is opt-in (LETHE_SLOW=1; it
-  // runs in seconds on a real GPU: bench/device/train-bench.node.ts).
-  for (const steps of process.env.LETHE_SLOW ? [8, 100] : [8]) {
-    test(`${steps} Adam steps on the K/V LoRAs bring the output for prompt A towards the original output for prompt B`, async () => {
-      const setup = await setUpTraining(ctx, pack, { shape: { batch: 1, latentHeight: 8, latentWidth: 8 }, fuseAttention: true });
-      try {
-        await ctx.sync();
-        const before = ctx.pool.snapshot().inUseBytes;
-        const report = await fitKvLora(ctx, setup, { steps, learningRate: 0.02 });
-        await ctx.sync();
-        expect(ctx.pool.snapshot().inUseBytes, 'the fit returns everything it made').toBe(before);
-        const { losses } = report;
-        console.log(`${steps} steps: loss ${losses[0].toExponential(3)} -> ${losses.at(-1)!.toExponential(3)} (x${(losses[0] / losses.at(-1)!).toFixed(1)}) in ${report.seconds.toFixed(1)} s; step peak ${(report.peakBytes / 2 ** 20).toFixed(2)} MiB`);
-        // Measured on SwiftShader: x5.3 after 6 steps.
-        expect(losses.at(-1)!).toBeLessThan(losses[0] / (steps >= 100 ? 10 : 4));
-        for (let i = 1; i < Math.min(steps, 8); i++) expect(losses[i]).toBeLessThan(losses[i - 1]);
-      } finally {
-        setup.release();
-      }
-    }, steps * 30_000);
-  }
+describe('tiny-sd15 training', () => {
+
+  // The sanity run of #7: Adam on all attn2 K/V LoRAs (rank 4), fused attention, 8x8 latent.
+  // About 3 s a step on SwiftShader (measured: 100 steps in 310 s, loss x3708), so this is the
+  // longest test of the suite; it stays in CI because it is the one that shows training works.
+  test('100 Adam steps on the K/V LoRAs bring the output for prompt A to the original output for prompt B (loss down 10x)', async () => {
+    const steps = 100;
+    const setup = await setUpTraining(ctx, pack, { shape: { batch: 1, latentHeight: 8, latentWidth: 8 }, fuseAttention: true });
+    try {
+      await ctx.sync();
+      const before = ctx.pool.snapshot().inUseBytes;
+      const report = await fitKvLora(ctx, setup, { steps, learningRate: 0.02 });
+      await ctx.sync();
+      expect(ctx.pool.snapshot().inUseBytes, 'the fit returns everything it made').toBe(before);
+      const { losses } = report;
+      console.log(`${steps} steps: loss ${losses[0].toExponential(3)} -> ${losses.at(-1)!.toExponential(3)} (x${(losses[0] / losses.at(-1)!).toFixed(1)}) in ${report.seconds.toFixed(1)} s; step peak ${(report.peakBytes / 2 ** 20).toFixed(2)} MiB`);
+      expect(losses.at(-1)!).toBeLessThan(losses[0] / 10);
+      // The first steps descend steadily (Adam at this rate does not overshoot early).
+      for (let i = 1; i < 8; i++) expect(losses[i]).toBeLessThan(losses[i - 1]);
+    } finally {
+      setup.release();
+    }
+  }, 1_500_000);
 });
