@@ -1,10 +1,13 @@
 /**
- * PieceChain on the forged tiny-sd15 UNet (down -> mid -> up, 16x8 latent): with no budget it
- * records everything once; under a budget below that, pieces become checkpoints and are
- * recomputed (cut into segments) during backward. Both give the same dL/d(K/V), the budgeted
+ * PieceChain on the forged tiny-sd15 UNet (down -> mid -> up, 16x8 latent, LoRA factors on an
+ * attn1 to_q in the down piece and an attn2 to_out.0 in the mid piece): with no budget it records
+ * everything once; under a budget below that, pieces become checkpoints and are recomputed (cut
+ * into segments) during backward. Both give the same dL/d(K/V) and dL/d(factors), the budgeted
  * step peaks lower, and nothing stays allocated.
  */
 import { describe, expect, test } from 'vitest';
+import type { LoraAdapter } from '../../../src/gpu/autograd/executor.ts';
+import { moduleOfNode } from '../../../src/gpu/autograd/parameters.ts';
 import { PieceChain } from '../../../src/gpu/autograd/piece-chain.ts';
 import { loadUnetPieces } from '../../../src/gpu/autograd/unet-pieces.ts';
 import type { GpuTensor } from '../../../src/gpu/tensor.ts';
@@ -18,9 +21,20 @@ const ctx = await testContext();
 const { manifest, read } = await tinyPack();
 
 describe('PieceChain on tiny-sd15', () => {
-  test('recorded and checkpointed steps give the same K/V gradients; the budget lowers the peak', async () => {
-    const graphs = await loadUnetPieces(ctx, manifest, read, { batch: 1, latentHeight: 16, latentWidth: 8 });
+  test('recorded and checkpointed steps give the same K/V and LoRA factor gradients; the budget lowers the peak', async () => {
+    const shape = { batch: 1, latentHeight: 16, latentWidth: 8 };
     const rng = new SeededRandom(8);
+    // Factor shapes from the graphs' own MatMuls; B random so that dL/dA is not zero.
+    const probe = await loadUnetPieces(ctx, manifest, read, shape);
+    const adapters: LoraAdapter[] = ['down_blocks.1.attentions.0.transformer_blocks.0.attn1.to_q', 'mid_block.attentions.0.transformer_blocks.0.attn2.to_out.0'].map((module) => {
+      const node = probe.flatMap((g) => g.nodes).find((n) => n.opType === 'MatMul' && moduleOfNode(n.name) === module);
+      if (!node) throw new Error(`no MatMul for ${module}`);
+      const [inFeatures, outFeatures] = [node.inputShapes[0].at(-1)!, node.outputShapes[0].at(-1)!];
+      return { module, alpha: 2, a: ctx.upload(rng.normalArray(2 * inFeatures, 0.3), [2, inFeatures]), b: ctx.upload(rng.normalArray(outFeatures * 2, 0.3), [outFeatures, 2]) };
+    });
+    for (const graph of probe) graph.release();
+    const graphs = await loadUnetPieces(ctx, manifest, read, shape, { lora: adapters });
+    const parameters = graphs.flatMap((g) => g.parameters.map((p) => p.name));
     const given = new Map<string, GpuTensor>();
     for (const graph of graphs)
       for (const input of graph.inputs) {
@@ -29,6 +43,8 @@ describe('PieceChain on tiny-sd15', () => {
         given.set(input.name, ctx.upload(input.name === 'timestep' ? Float32Array.from([400]) : rng.normalArray(size), input.shape));
       }
     const kv = [...given.keys()].filter((name) => /^[kv]_\d+$/.test(name));
+    const wrt = [...kv, ...parameters];
+    expect(parameters.length).toBe(4);
     const outputShape = graphs.at(-1)!.outputs[0].shape;
     const seed = ctx.upload(rng.normalArray(outputShape.reduce((a, b) => a * b, 1)), outputShape);
     try {
@@ -39,7 +55,7 @@ describe('PieceChain on tiny-sd15', () => {
       const step = async (chain: PieceChain) => {
         const pass = chain.forward(given);
         const out = await ctx.read(pass.values.get('out_sample')!);
-        const grads = pass.backward(new Map([['out_sample', seed]]), kv);
+        const grads = pass.backward(new Map([['out_sample', seed]]), wrt);
         const read = new Map<string, Float32Array>();
         for (const [name, g] of grads) read.set(name, await ctx.read(g));
         for (const g of grads.values()) g.release();
@@ -49,7 +65,8 @@ describe('PieceChain on tiny-sd15', () => {
       };
       const recorded = await step(recordedChain);
       expect(recorded.stats.recomputedNodes).toBe(0);
-      expect([...recorded.grads.keys()].sort()).toEqual([...kv].sort());
+      expect([...recorded.grads.keys()].sort()).toEqual([...wrt].sort());
+      for (const name of parameters) expect(Math.max(...recorded.grads.get(name)!.map(Math.abs)), name).toBeGreaterThan(1e-4);
 
       const recordedBytes = recordedChain.plans.reduce((sum, plan) => sum + plan.estimatedPeakBytes, 0) + recordedChain.flowBytes;
       const budgeted = new PieceChain(ctx, graphs, { memoryBudgetBytes: recordedBytes / 3 });
@@ -61,11 +78,11 @@ describe('PieceChain on tiny-sd15', () => {
       expect(checkpointed.stats.recomputedNodes).toBeGreaterThan(nodes);
       expect(checkpointed.stats.recomputedNodes).toBeLessThan(2 * nodes);
       expect(maxRelError(checkpointed.out, recorded.out)).toBe(0);
-      for (const name of kv) expect(maxRelError(checkpointed.grads.get(name)!, recorded.grads.get(name)!), name).toBeLessThan(1e-5);
+      for (const name of wrt) expect(maxRelError(checkpointed.grads.get(name)!, recorded.grads.get(name)!), name).toBeLessThan(1e-5);
       console.log(`tiny-sd15 16x8 step peak: recorded ${(recorded.stats.peakBytes / 1024).toFixed(0)} KiB, budget ${(recordedBytes / 3 / 1024).toFixed(0)} KiB -> ${(checkpointed.stats.peakBytes / 1024).toFixed(0)} KiB (segments ${checkpointed.stats.segments.join('/')}, recomputed ${checkpointed.stats.recomputedNodes} of ${nodes} nodes)`);
       expect(checkpointed.stats.peakBytes).toBeLessThan(recorded.stats.peakBytes * 0.6);
     } finally {
-      for (const t of [...given.values(), seed]) t.release();
+      for (const t of [...given.values(), seed, ...adapters.flatMap((a) => [a.a, a.b])]) t.release();
       for (const graph of graphs) graph.release();
     }
   }, 120_000);

@@ -20,11 +20,11 @@ import { tinyPack } from './tiny-pieces.ts';
 const ctx = await testContext();
 const pack = await tinyPack();
 
-// 8 UNet forwards and a recorded one per preset, 8x8 latent.
+// 12 UNet forwards and a recorded one per preset, 8x8 latent.
 describe.each(['tiny-sd15', 'tiny-sd21'] as const)('%s: LoRA gradients through the chained UNet', (preset) => {
-  test('K/V LoRA factor gradients on the first and last attn2 match finite differences of the GPU forward', async () => {
+  test('K/V LoRA factor gradients on the first, a middle and the last attn2 match finite differences of the GPU forward', async () => {
     const setup = await setUpTraining(ctx, await tinyPack(preset), { shape: { batch: 1, latentHeight: 8, latentWidth: 8 }, seed: 3 });
-    const chosen = [setup.layers[0], setup.layers[setup.layers.length - 1]];
+    const chosen = [setup.layers[0], setup.layers[setup.layers.length >> 1], setup.layers[setup.layers.length - 1]];
     for (const [i, { lora }] of chosen.entries()) for (const which of ['a', 'b'] as const) ctx.writeTensor(lora[which], Float32Array.from(randn(lora[which].size, 20 + 2 * i + (which === 'a' ? 0 : 1), 0.3)));
     const r = randn(setup.sample.size, 40);
     const rTensor = ctx.upload(r, setup.sample.shape);
