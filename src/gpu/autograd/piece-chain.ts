@@ -46,8 +46,35 @@ export interface ChainPass {
 interface ChainPiece {
   graph: PieceGraph;
   lifetimes: GraphLifetimes;
-  whole: SegmentPlan;
   plan: SegmentPlan;
+}
+
+export interface ChainPlan {
+  mode: 'recorded' | 'checkpointed';
+  /** Bytes of the values flowing between pieces (held for the whole step in both modes). */
+  flowBytes: number;
+  /** Estimated bytes of all pieces' tapes recorded at once (the 'recorded' mode's need). */
+  recordedBytes: number;
+  lifetimes: GraphLifetimes[];
+  /** The segment plan each piece is swept with. */
+  plans: SegmentPlan[];
+}
+
+/**
+ * Decides, from static shapes alone, how a step runs under `budgetBytes`: everything recorded
+ * when all tapes and the flowing values fit; otherwise one piece at a time, each cut to fit what
+ * the flowing values leave. Pure (no GPU): also what the planning report prints for packs too
+ * large to run here.
+ */
+export function planChain(pieces: readonly Pick<PieceGraph, 'nodes' | 'outputs'>[], budgetBytes: number): ChainPlan {
+  if (!(budgetBytes > 0)) throw new InputError(`memoryBudgetBytes must be a positive number of bytes, got ${budgetBytes}`);
+  const flowBytes = pieces.reduce((sum, piece) => sum + piece.outputs.reduce((s, o) => s + o.shape.reduce((a, b) => a * b, 1) * 4, 0), 0);
+  const lifetimes = pieces.map((piece) => graphLifetimes(piece.nodes, piece.outputs.map((o) => o.name)));
+  const wholes = lifetimes.map((l) => planSegments(l, Infinity));
+  const recordedBytes = wholes.reduce((sum, plan) => sum + plan.estimatedPeakBytes, 0);
+  const mode = flowBytes + recordedBytes <= budgetBytes ? 'recorded' : 'checkpointed';
+  const plans = mode === 'recorded' ? wholes : lifetimes.map((l) => planSegments(l, Math.max(budgetBytes - flowBytes, 0)));
+  return { mode, flowBytes, recordedBytes, lifetimes, plans };
 }
 
 export class PieceChain {
@@ -61,28 +88,14 @@ export class PieceChain {
     graphs: readonly PieceGraph[],
     options: PieceChainOptions = {},
   ) {
-    const budget = options.memoryBudgetBytes ?? Infinity;
-    if (!(budget > 0)) throw new InputError(`memoryBudgetBytes must be a positive number of bytes, got ${budget}`);
-    const produced = new Set<string>();
-    let flowBytes = 0;
     for (const graph of graphs) {
+      const produced = new Set(graphs.slice(0, graphs.indexOf(graph)).flatMap((g) => g.outputs.map((o) => o.name)));
       for (const input of graph.inputs) if (!produced.has(input.name) && graphs.some((g) => g !== graph && g.outputs.some((o) => o.name === input.name))) throw new InputError(`${graph.file}: input "${input.name}" is made by a later piece`);
-      for (const output of graph.outputs) {
-        produced.add(output.name);
-        flowBytes += output.shape.reduce((a, b) => a * b, 1) * 4;
-      }
     }
-    this.flowBytes = flowBytes;
-    const lifetimes = graphs.map((graph) => graphLifetimes(graph.nodes, graph.outputs.map((o) => o.name)));
-    const wholes = lifetimes.map((l) => planSegments(l, Infinity));
-    const recordedBytes = wholes.reduce((sum, plan) => sum + plan.estimatedPeakBytes, 0);
-    this.mode = flowBytes + recordedBytes <= budget ? 'recorded' : 'checkpointed';
-    this.pieces = graphs.map((graph, i) => ({
-      graph,
-      lifetimes: lifetimes[i],
-      whole: wholes[i],
-      plan: this.mode === 'recorded' ? wholes[i] : planSegments(lifetimes[i], Math.max(budget - flowBytes, 0)),
-    }));
+    const plan = planChain(graphs, options.memoryBudgetBytes ?? Infinity);
+    this.mode = plan.mode;
+    this.flowBytes = plan.flowBytes;
+    this.pieces = graphs.map((graph, i) => ({ graph, lifetimes: plan.lifetimes[i], plan: plan.plans[i] }));
   }
 
   /** The segment plan each piece is swept with. */

@@ -9,6 +9,7 @@ import { describe, expect, test } from 'vitest';
 import type { LoraAdapter } from '../../../src/gpu/autograd/executor.ts';
 import { moduleOfNode } from '../../../src/gpu/autograd/parameters.ts';
 import { PieceChain } from '../../../src/gpu/autograd/piece-chain.ts';
+import { trainingPlan } from '../../../bench/training-plan.ts';
 import { loadUnetPieces } from '../../../src/gpu/autograd/unet-pieces.ts';
 import type { GpuTensor } from '../../../src/gpu/tensor.ts';
 import { InputError } from '../../../src/util/errors.ts';
@@ -90,5 +91,31 @@ describe('PieceChain on tiny-sd15', () => {
   test('a budget that is not a positive number is refused by name', async () => {
     expect(() => new PieceChain(ctx, [], { memoryBudgetBytes: 0 })).toThrow(InputError);
     expect(() => new PieceChain(ctx, [], { memoryBudgetBytes: Number.NaN })).toThrow(/memoryBudgetBytes/);
+  });
+});
+
+describe('training plans from static shapes', () => {
+  test('trainingPlan (no GPU) decides as PieceChain does on the loaded pieces', async () => {
+    const shape = { batch: 1, latentHeight: 16, latentWidth: 8 };
+    const graphs = await loadUnetPieces(ctx, manifest, read, shape, { fuseAttention: true });
+    try {
+      const whole = new PieceChain(ctx, graphs);
+      const recordedBytes = whole.plans.reduce((sum, plan) => sum + plan.estimatedPeakBytes, 0) + whole.flowBytes;
+      const budgets = [recordedBytes / 2, recordedBytes / 4];
+      const report = await trainingPlan(manifest, read, shape, budgets, { fuseAttention: true });
+      expect(report.nodes).toBe(graphs.reduce((n, g) => n + g.nodes.length, 0));
+      expect(report.rows[0]).toMatchObject({ budgetBytes: null, mode: 'recorded', recomputeShare: 0, estimatedPeakBytes: recordedBytes });
+      for (const [i, budget] of budgets.entries()) {
+        const chain = new PieceChain(ctx, graphs, { memoryBudgetBytes: budget });
+        const row = report.rows[i + 1];
+        expect(row.mode).toBe('checkpointed');
+        expect(row.segments).toEqual(chain.plans.map((p) => p.boundaries.length - 1));
+        expect(row.estimatedPeakBytes).toBeLessThan(recordedBytes);
+        expect(row.recomputeShare).toBeGreaterThan(1);
+        expect(row.recomputeShare).toBeLessThan(2);
+      }
+    } finally {
+      for (const graph of graphs) graph.release();
+    }
   });
 });

@@ -43,8 +43,9 @@ describe.each(['tiny-sd15', 'tiny-sd21'] as const)('%s: LoRA gradients through t
     expect([...dKv.keys()].sort()).toEqual(setup.layers.map((l) => l.name).sort());
     for (const { name } of setup.layers) given.get(name)!.release();
     // Directional derivatives: <grad, D> against (L(theta + hD) - L(theta - hD)) / 2h.
-    // h = 0.002: the O(h²) curvature term (measured 6e-4 relative at h = 0.005) is below 1e-4.
-    const h = 0.002;
+    // h = 0.005: the O(h²) curvature term is ~6e-4 relative (measured), and the f32 forward's
+    // rounding over 2h stays ~1e-3 absolute (at h = 0.002 it reached 2.8e-3).
+    const h = 0.005;
     for (const [i, { name, lora }] of chosen.entries()) {
       const { da, db } = loraBackward(ctx, setup.promptA, dKv.get(name)!, lora);
       for (const [which, grad] of [['a', da], ['b', db]] as const) {
@@ -59,8 +60,7 @@ describe.each(['tiny-sd15', 'tiny-sd21'] as const)('%s: LoRA gradients through t
         ctx.writeTensor(param, original);
         const numeric = (plus - minus) / (2 * h);
         console.log(`${name}.${which}: analytic ${analytic.toFixed(6)} finite difference ${numeric.toFixed(6)}`);
-        // Relative to the derivative, or to 1 for small ones: the f32 forward's rounding (~1e-6
-        // of each output, summed over the 256 outputs) over 2h leaves ~2e-3 absolute noise.
+        // Relative to the derivative, or to 1 for small ones (absolute noise, see h).
         expect(Math.abs(analytic - numeric) / Math.max(Math.abs(numeric), 1)).toBeLessThan(3e-3);
       }
     }
