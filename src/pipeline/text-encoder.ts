@@ -4,6 +4,7 @@ import type { OnnxModelEntry } from '../model/manifest.ts';
 import type { InferenceSession, OnnxRunner } from './onnx/runner.ts';
 import { sessionSpecOf, type PackReader } from './pack-reader.ts';
 import { ShapeError } from '../util/errors.ts';
+import { widenHalf } from '../gpu/kernels/widen-half.ts';
 
 /** CLIP text encoder: token ids [batch, 77] -> last_hidden_state [batch, 77, d] on the GPU. */
 export class TextEncoderRunner {
@@ -33,10 +34,16 @@ export class TextEncoderRunner {
     const hidden = outputs.last_hidden_state;
     for (const [name, tensor] of Object.entries(outputs)) if (name !== 'last_hidden_state') tensor.dispose();
     if (!hidden) throw new ShapeError(`${this.entry.file}: no last_hidden_state output`);
-    // Copy out of ORT's buffer so the embedding outlives this call independently of ORT.
+    // Copy out of ORT's buffer so the embedding outlives this call independently of ORT. An
+    // fp16 pack's encoder hands over float16; our kernels (K/V projection, closed form, LoRA
+    // training) take the embedding in f32, as the cross-attention weights are.
     const borrowed = await this.runner.toGpu(ctx, hidden);
-    const embedding = ctx.empty(borrowed.shape, borrowed.dtype);
-    ctx.copy(borrowed, embedding);
+    let embedding: GpuTensor;
+    if (borrowed.dtype === 'f16') embedding = widenHalf(ctx, borrowed);
+    else {
+      embedding = ctx.empty(borrowed.shape, borrowed.dtype);
+      ctx.copy(borrowed, embedding);
+    }
     ctx.flush();
     if (this.runner.sharesDevice) await ctx.device.queue.onSubmittedWorkDone();
     else borrowed.release();

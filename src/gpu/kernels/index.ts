@@ -12,3 +12,4 @@ export { broadcastShapes, MAX_BROADCAST_RANK } from './broadcast.ts';
 export { reductionStrategy, splitAroundAxes, type AxisSplit, type ReductionStrategy } from './reduction-plan.ts';
 export { conv2d, conv2dOutputShape, type Conv2dOptions } from './conv2d.ts';
 export { layoutCopy, contiguousStrides, MAX_LAYOUT_COPY_RANK, type CopyLayout } from './layout-copy.ts';
+export { widenHalf } from './widen-half.ts';
