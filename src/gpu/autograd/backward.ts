@@ -119,53 +119,57 @@ export function backward(ctx: GpuContext, tape: readonly (TapeRecord | TapeEntry
 
   const peakWatch = ctx.pool.watchPeak();
   let ranNodes = 0;
-  for (let i = tape.length - 1; i >= 0; i--) {
-    const entry = tape[i];
-    if (!active[i]) {
-      releaseDue(i);
-      continue;
-    }
-    const { node } = entry;
-    const rule = vjpRule(node.opType);
-    if (!rule) throw new ShapeError(`backward: no VJP rule for ${node.opType} (node ${node.name}); gradients from the loss pass through it to ${[...wrt].join(', ')}`);
-    const outputGrads = node.outputs.map((name, k) => {
-      if (k > 0 && rule.differentiableOutputs !== 'all') return null;
-      return grads.get(name) ?? null;
-    });
-    const v: VjpContext = {
-      ctx,
-      node,
-      inputs: entry.inputs,
-      outputs: entry.outputs,
-      saved: entry.saved,
-      needs: node.inputs.map((name) => Boolean(name) && dependsOnWrt.has(name) && reachesLoss.has(name)),
-      constant: () => undefined,
-    };
-    // A rule with output 0 unreached (e.g. only a Split's second part used) still runs.
-    if (rule.differentiableOutputs !== 'all' && !outputGrads[0]) {
-      releaseDue(i);
-      continue;
-    }
-    const inputGrads = rule.backward(v, outputGrads);
-    ranNodes++;
-    // Output gradients are consumed (unless they are caller seeds or requested results).
-    node.outputs.forEach((name) => {
-      const g = grads.get(name);
-      if (g && !seedTensors.has(g) && !wrt.has(name)) {
-        g.release();
-        grads.delete(name);
+  try {
+    for (let i = tape.length - 1; i >= 0; i--) {
+      const entry = tape[i];
+      if (!active[i]) {
+        releaseDue(i);
+        continue;
       }
-    });
-    node.inputs.forEach((name, k) => {
-      const g = inputGrads[k];
-      if (!g) return;
-      if (!v.needs[k]) {
-        g.release();
-        return;
+      const { node } = entry;
+      const rule = vjpRule(node.opType);
+      if (!rule) throw new ShapeError(`backward: no VJP rule for ${node.opType} (node ${node.name}); gradients from the loss pass through it to ${[...wrt].join(', ')}`);
+      const outputGrads = node.outputs.map((name, k) => {
+        if (k > 0 && rule.differentiableOutputs !== 'all') return null;
+        return grads.get(name) ?? null;
+      });
+      const v: VjpContext = {
+        ctx,
+        node,
+        inputs: entry.inputs,
+        outputs: entry.outputs,
+        saved: entry.saved,
+        needs: node.inputs.map((name) => Boolean(name) && dependsOnWrt.has(name) && reachesLoss.has(name)),
+        constant: () => undefined,
+      };
+      // A rule with output 0 unreached (e.g. only a Split's second part used) still runs.
+      if (rule.differentiableOutputs !== 'all' && !outputGrads[0]) {
+        releaseDue(i);
+        continue;
       }
-      accumulate(name, g);
-    });
-    releaseDue(i);
+      const inputGrads = rule.backward(v, outputGrads);
+      ranNodes++;
+      // Output gradients are consumed (unless they are caller seeds or requested results).
+      node.outputs.forEach((name) => {
+        const g = grads.get(name);
+        if (g && !seedTensors.has(g) && !wrt.has(name)) {
+          g.release();
+          grads.delete(name);
+        }
+      });
+      node.inputs.forEach((name, k) => {
+        const g = inputGrads[k];
+        if (!g) return;
+        if (!v.needs[k]) {
+          g.release();
+          return;
+        }
+        accumulate(name, g);
+      });
+      releaseDue(i);
+    }
+  } finally {
+    peakWatch.stop();
   }
   const result = new Map<string, GpuTensor>();
   for (const name of wrt) {
@@ -174,7 +178,6 @@ export function backward(ctx: GpuContext, tape: readonly (TapeRecord | TapeEntry
   }
   // Anything else left (gradients of names nobody asked for, e.g. unreached branches) goes back.
   for (const [name, g] of grads) if (!wrt.has(name) && !seedTensors.has(g)) g.release();
-  peakWatch.stop();
   const peak = peakWatch.peakBytes;
   return { grads: result, stats: { ranNodes, skippedNodes: tape.length - ranNodes, peakInUseBytes: peak } };
 }

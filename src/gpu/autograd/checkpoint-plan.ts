@@ -2,8 +2,8 @@
  * Where to cut a piece graph into recomputed segments so that one training step stays under a
  * memory budget. Estimated from the static shapes at load, before any GPU work: a recorded
  * segment holds every tensor its nodes make, the stored checkpoints hold what crosses a cut,
- * gradients of one cut's crossing tensors are alive while a segment is swept, and one node's VJP
- * needs a few activation-sized gradients and temporaries.
+ * gradients of a segment's two cuts and of the piece's inputs are alive while it is swept, and
+ * one node's VJP needs its gradients and temporaries (a Conv's im2col columns the most).
  */
 import type { OpNode } from './op-types.ts';
 
@@ -18,7 +18,7 @@ export interface SegmentPlan {
   readonly segmentBytes: readonly number[];
   /** Bytes of the tensors stored at the cuts (each once). */
   readonly checkpointBytes: number;
-  /** Estimated activation peak of a step with this plan: checkpoints, the largest segment, one cut's gradients and a VJP's working set. */
+  /** Estimated activation peak of a step with this plan: checkpoints, the largest segment, two cuts' and the inputs' gradients, and a VJP's working set. */
   readonly estimatedPeakBytes: number;
   /** Whether the estimate is within the budget (false: the finest plan tried, the budget cannot be met). */
   readonly fitsBudget: boolean;
@@ -27,12 +27,32 @@ export interface SegmentPlan {
 /** Activation bytes per node and, per tensor name, where it is made and last read. */
 export interface GraphLifetimes {
   readonly nodeBytes: readonly number[];
+  /**
+   * Bytes one node's VJP holds at once: its output's gradient, its inputs' gradients and the
+   * rule's temporaries (for a Conv, the im2col columns: kernel taps x the output positions).
+   */
+  readonly sweepBytes: readonly number[];
+  /** Gradients of the graph inputs, accumulated over the whole sweep. */
+  readonly inputGradientBytes: number;
   /** Name -> [producing node, last reading node (nodes.length for graph outputs)]; graph inputs and weights are absent. */
   readonly spans: ReadonlyMap<string, readonly [number, number]>;
   readonly sizes: ReadonlyMap<string, number>;
 }
 
-export function graphLifetimes(nodes: readonly OpNode[], outputNames: Iterable<string>): GraphLifetimes {
+const elements = (shape: readonly number[]): number => shape.reduce((a, b) => a * b, 1);
+
+function vjpWorkingSet(node: OpNode): number {
+  const outBytes = Math.max(0, ...node.outputShapes.map((shape) => elements(shape) * FLOAT_BYTES));
+  const inBytes = Math.max(0, ...node.inputShapes.map((shape) => elements(shape) * FLOAT_BYTES));
+  const [x, w] = node.inputShapes;
+  if (node.opType === 'Conv' && x?.length === 4 && w?.length === 4) {
+    const [, , oh, ow] = node.outputShapes[0];
+    return w[1] * w[2] * w[3] * oh * ow * x[0] * FLOAT_BYTES + inBytes + outBytes;
+  }
+  return 3 * Math.max(outBytes, inBytes);
+}
+
+export function graphLifetimes(nodes: readonly OpNode[], outputNames: Iterable<string>, inputs: readonly { shape: readonly number[] }[] = []): GraphLifetimes {
   const nodeBytes: number[] = [];
   const spans = new Map<string, [number, number]>();
   const sizes = new Map<string, number>();
@@ -55,7 +75,8 @@ export function graphLifetimes(nodes: readonly OpNode[], outputNames: Iterable<s
     const span = spans.get(name);
     if (span) span[1] = nodes.length;
   }
-  return { nodeBytes, spans, sizes };
+  const inputGradientBytes = inputs.reduce((sum, input) => sum + elements(input.shape) * FLOAT_BYTES, 0);
+  return { nodeBytes, sweepBytes: nodes.map(vjpWorkingSet), spans, sizes, inputGradientBytes };
 }
 
 /** Names made before `cut` and read at or after it (graph outputs count as read at the end). */
@@ -84,10 +105,10 @@ function evaluate(lifetimes: GraphLifetimes, boundaries: number[], budgetBytes: 
   }
   let checkpointBytes = 0;
   for (const name of stored) checkpointBytes += lifetimes.sizes.get(name)!;
-  // While one node's VJP runs: its output's gradient, its inputs' gradients and the rule's
-  // temporaries, each at most the largest activation.
-  const sweepBytes = 3 * Math.max(0, ...lifetimes.nodeBytes);
-  const estimatedPeakBytes = checkpointBytes + Math.max(0, ...segmentBytes) + largestCut + sweepBytes;
+  // While a segment is swept, the gradients of both its cuts are alive (seeds at its end,
+  // accumulating at its start), the inputs' gradients accumulate throughout, and one VJP runs.
+  const sweepBytes = Math.max(0, ...lifetimes.sweepBytes);
+  const estimatedPeakBytes = checkpointBytes + Math.max(0, ...segmentBytes) + 2 * largestCut + lifetimes.inputGradientBytes + sweepBytes;
   return { boundaries, segmentBytes, checkpointBytes, estimatedPeakBytes, fitsBudget: estimatedPeakBytes <= budgetBytes };
 }
 

@@ -22,7 +22,11 @@ export interface PiecePassOptions {
 }
 
 export interface PiecePass {
-  /** The piece's outputs; the caller's to release (after backward if it needs them there). */
+  /**
+   * The piece's outputs; the caller's to free (after backward if it needs them there) with
+   * releaseStorage(): an output can be a view of a tensor the piece made (a final Reshape or
+   * Cast). Outputs that view a given input share the caller's buffer: leave those.
+   */
   readonly outputs: Readonly<Record<string, GpuTensor>>;
   /** Nodes run again during backward (0 with one segment). */
   readonly recomputedNodes: number;
@@ -141,6 +145,8 @@ export function forwardForTraining(ctx: GpuContext, graph: PieceGraph, lifetimes
           grads.delete(name);
         }
         freeCheckpoints(s);
+        // Submitting returns the segment's uniform buffers to the pool (one per dispatch).
+        ctx.flush();
       }
       const result = new Map<string, GpuTensor>();
       for (const [name, g] of grads) {

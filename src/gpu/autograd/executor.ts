@@ -68,16 +68,18 @@ export interface PieceGraph {
   readonly foldedCount: number;
   /**
    * Records one forward pass on the GPU (nothing is awaited). Inputs must have the shapes given
-   * at load. Outputs belong to the caller (release them); with `record`, so do the tape's
-   * tensors (see releaseTape).
+   * at load. Outputs belong to the caller: free them with releaseStorage() (an output can be a
+   * view of a tensor the graph made), except outputs that view an input. With `record`, the
+   * tape's tensors are the caller's too (see releaseTape).
    */
   forward(inputs: Record<string, GpuTensor>, options?: ForwardOptions): ForwardResult;
   /** Checks the inputs and returns the name -> tensor map a run starts from (inputs, weights, parameters). */
   bind(inputs: Record<string, GpuTensor>): Map<string, GpuTensor>;
   /**
-   * Runs nodes [from, to) on `values`, adding what they produce. Unrecorded, it frees each
-   * tensor it made once its last reader in the whole graph has run, unless `keep` names it;
-   * tensors already in `values` are never freed. Recorded, it frees nothing and returns the tape.
+   * Runs nodes [from, to) on `values`, adding what they produce. Unrecorded, it drops each name
+   * from `values` once its last reader in the whole graph has run, unless `keep` names it, and
+   * frees the tensors it made then; tensors that were in `values` before are dropped but never
+   * freed. Recorded, it frees and drops nothing and returns the tape.
    * Segments of a piece run this way are what checkpointing recomputes.
    */
   run(values: Map<string, GpuTensor>, from: number, to: number, options?: RunOptions): TapeEntry[] | undefined;

@@ -66,10 +66,10 @@ export interface ChainPlan {
  * the flowing values leave. Pure (no GPU): also what the planning report prints for packs too
  * large to run here.
  */
-export function planChain(pieces: readonly Pick<PieceGraph, 'nodes' | 'outputs'>[], budgetBytes: number): ChainPlan {
+export function planChain(pieces: readonly Pick<PieceGraph, 'nodes' | 'inputs' | 'outputs'>[], budgetBytes: number): ChainPlan {
   if (!(budgetBytes > 0)) throw new InputError(`memoryBudgetBytes must be a positive number of bytes, got ${budgetBytes}`);
   const flowBytes = pieces.reduce((sum, piece) => sum + piece.outputs.reduce((s, o) => s + o.shape.reduce((a, b) => a * b, 1) * 4, 0), 0);
-  const lifetimes = pieces.map((piece) => graphLifetimes(piece.nodes, piece.outputs.map((o) => o.name)));
+  const lifetimes = pieces.map((piece) => graphLifetimes(piece.nodes, piece.outputs.map((o) => o.name), piece.inputs));
   const wholes = lifetimes.map((l) => planSegments(l, Infinity));
   const recordedBytes = wholes.reduce((sum, plan) => sum + plan.estimatedPeakBytes, 0);
   const mode = flowBytes + recordedBytes <= budgetBytes ? 'recorded' : 'checkpointed';
@@ -108,10 +108,16 @@ export class PieceChain {
    * only; nothing is awaited.
    */
   forward(given: ReadonlyMap<string, GpuTensor>): ChainPass {
-    const ctx = this.ctx;
+    const { ctx, pieces } = this;
     const watch = ctx.pool.watchPeak();
     const values = new Map(given);
     const produced = new Map<string, GpuTensor>();
+    // Buffers the chain never frees: the caller's inputs, weights and parameters. A piece output
+    // can be a view of a tensor the piece made (freed through releaseStorage) or of one of these.
+    const foreign = new Set<GPUBuffer>([...given.values(), ...this.pieces.flatMap((p) => [...p.graph.constants.values()])].map((t) => t.buffer));
+    const freeOutput = (tensor: GpuTensor): void => {
+      if (!tensor.isReleased && !foreign.has(tensor.buffer)) tensor.releaseStorage();
+    };
     const inputsOf = (graph: PieceGraph): Record<string, GpuTensor> =>
       Object.fromEntries(
         graph.inputs.map((input) => {
@@ -121,29 +127,37 @@ export class PieceChain {
         }),
       );
     const passes: (PiecePass | null)[] = [];
-    for (const piece of this.pieces) {
-      let outputs: Record<string, GpuTensor>;
-      if (this.mode === 'recorded') {
-        const pass = forwardForTraining(ctx, piece.graph, piece.lifetimes, piece.plan, inputsOf(piece.graph));
-        passes.push(pass);
-        outputs = pass.outputs;
-      } else {
-        outputs = piece.graph.forward(inputsOf(piece.graph)).outputs;
-        passes.push(null);
-      }
-      for (const [name, tensor] of Object.entries(outputs)) {
-        values.set(name, tensor);
-        produced.set(name, tensor);
-      }
-    }
     const stats: ChainStepStats = { mode: this.mode, segments: this.pieces.map((p) => p.plan.boundaries.length - 1), recomputedNodes: 0, peakBytes: 0 };
     let done = false;
     const finish = (): void => {
       done = true;
-      for (const tensor of produced.values()) tensor.release();
+      for (const tensor of produced.values()) freeOutput(tensor);
       watch.stop();
       stats.peakBytes = watch.peakBytes - watch.startBytes;
     };
+    try {
+      for (const piece of this.pieces) {
+        let outputs: Record<string, GpuTensor>;
+        if (this.mode === 'recorded') {
+          const pass = forwardForTraining(ctx, piece.graph, piece.lifetimes, piece.plan, inputsOf(piece.graph));
+          passes.push(pass);
+          outputs = pass.outputs;
+        } else {
+          outputs = piece.graph.forward(inputsOf(piece.graph)).outputs;
+          passes.push(null);
+        }
+        for (const [name, tensor] of Object.entries(outputs)) {
+          values.set(name, tensor);
+          produced.set(name, tensor);
+        }
+        // Submitting returns the piece's uniform buffers to the pool (one per dispatch).
+        ctx.flush();
+      }
+    } catch (error) {
+      for (const pass of passes) pass?.dispose();
+      finish();
+      throw error;
+    }
     return {
       values: produced,
       stats,
@@ -154,57 +168,68 @@ export class PieceChain {
       },
       backward: (seeds, wrtNames) => {
         if (done) throw new Error('PieceChain: this pass was already swept or disposed');
-        const wrt = new Set(wrtNames);
-        const callerSeeds = new Set(seeds.values());
-        const grads = new Map(seeds);
-        // Which chain values depend on what is asked for (a piece's outputs all do when any input does).
-        const depends = new Set(wrt);
-        for (const { graph } of this.pieces) {
-          const reads = graph.inputs.some((i) => depends.has(i.name)) || graph.parameters.some((p) => depends.has(p.name));
-          if (reads) for (const o of graph.outputs) depends.add(o.name);
+        try {
+          return sweep(seeds, wrtNames);
+        } catch (error) {
+          for (const pass of passes) if (pass) pass.dispose();
+          throw error;
+        } finally {
+          finish();
         }
-        for (let p = this.pieces.length - 1; p >= 0; p--) {
-          const piece = this.pieces[p];
-          const { graph } = piece;
-          const pieceSeeds = new Map(graph.outputs.filter((o) => grads.has(o.name)).map((o) => [o.name, grads.get(o.name)!]));
-          const pieceWrt = [...graph.inputs, ...graph.parameters].map((v) => v.name).filter((name) => depends.has(name));
-          let pass = passes[p];
-          let rerun: Record<string, GpuTensor> | null = null;
-          if (!pass && pieceSeeds.size > 0 && pieceWrt.length > 0) {
-            pass = forwardForTraining(ctx, graph, piece.lifetimes, piece.plan, inputsOf(graph));
-            rerun = pass.outputs as Record<string, GpuTensor>;
-            stats.recomputedNodes += graph.nodes.length;
-          }
-          if (pass) {
-            if (pieceSeeds.size > 0 && pieceWrt.length > 0) {
-              stats.recomputedNodes += pass.recomputedNodes;
-              const pieceGrads = pass.backward(pieceSeeds, pieceWrt);
-              for (const [name, g] of pieceGrads) {
-                const previous = grads.get(name);
-                if (!previous) grads.set(name, g);
-                else {
-                  grads.set(name, binary(ctx, 'add', previous, g));
-                  if (!callerSeeds.has(previous)) previous.release();
-                  g.release();
-                }
-              }
-            } else pass.dispose();
-          }
-          // A re-run's outputs duplicate the stored ones.
-          for (const tensor of Object.values(rerun ?? {})) tensor.release();
-          for (const [name, g] of pieceSeeds) {
-            if (!callerSeeds.has(g)) g.release();
-            grads.delete(name);
-          }
-        }
-        const result = new Map<string, GpuTensor>();
-        for (const [name, g] of grads) {
-          if (wrt.has(name)) result.set(name, g);
-          else if (!callerSeeds.has(g)) g.release();
-        }
-        finish();
-        return result;
       },
     };
+
+    function sweep(seeds: ReadonlyMap<string, GpuTensor>, wrtNames: Iterable<string>): Map<string, GpuTensor> {
+      const wrt = new Set(wrtNames);
+      const callerSeeds = new Set(seeds.values());
+      const grads = new Map(seeds);
+      // Which chain values depend on what is asked for (a piece's outputs all do when any input does).
+      const depends = new Set(wrt);
+      for (const { graph } of pieces) {
+        const reads = graph.inputs.some((i) => depends.has(i.name)) || graph.parameters.some((p) => depends.has(p.name));
+        if (reads) for (const o of graph.outputs) depends.add(o.name);
+      }
+      for (let p = pieces.length - 1; p >= 0; p--) {
+        const piece = pieces[p];
+        const { graph } = piece;
+        const pieceSeeds = new Map(graph.outputs.filter((o) => grads.has(o.name)).map((o) => [o.name, grads.get(o.name)!]));
+        const pieceWrt = [...graph.inputs, ...graph.parameters].map((v) => v.name).filter((name) => depends.has(name));
+        let pass = passes[p];
+        let rerun: Record<string, GpuTensor> | null = null;
+        if (!pass && pieceSeeds.size > 0 && pieceWrt.length > 0) {
+          pass = forwardForTraining(ctx, graph, piece.lifetimes, piece.plan, inputsOf(graph));
+          rerun = pass.outputs as Record<string, GpuTensor>;
+          stats.recomputedNodes += graph.nodes.length;
+        }
+        if (pass) {
+          if (pieceSeeds.size > 0 && pieceWrt.length > 0) {
+            stats.recomputedNodes += pass.recomputedNodes;
+            const pieceGrads = pass.backward(pieceSeeds, pieceWrt);
+            for (const [name, g] of pieceGrads) {
+              const previous = grads.get(name);
+              if (!previous) grads.set(name, g);
+              else {
+                grads.set(name, binary(ctx, 'add', previous, g));
+                if (!callerSeeds.has(previous)) previous.release();
+                g.release();
+              }
+            }
+          } else pass.dispose();
+        }
+        // A re-run's outputs duplicate the stored ones.
+        for (const tensor of Object.values(rerun ?? {})) freeOutput(tensor);
+        for (const [name, g] of pieceSeeds) {
+          if (!callerSeeds.has(g)) g.release();
+          grads.delete(name);
+        }
+        ctx.flush();
+      }
+      const result = new Map<string, GpuTensor>();
+      for (const [name, g] of grads) {
+        if (wrt.has(name)) result.set(name, g);
+        else if (!callerSeeds.has(g)) g.release();
+      }
+      return result;
+    }
   }
 }

@@ -6,7 +6,9 @@
  * step peaks lower, and nothing stays allocated.
  */
 import { describe, expect, test } from 'vitest';
-import type { LoraAdapter } from '../../../src/gpu/autograd/executor.ts';
+import { loadPieceGraph, type LoraAdapter } from '../../../src/gpu/autograd/executor.ts';
+import { TensorDataType, type ModelProto } from '../../../src/formats/onnx/types.ts';
+import { int64s } from '../executor-fixtures.ts';
 import { moduleOfNode } from '../../../src/gpu/autograd/parameters.ts';
 import { PieceChain } from '../../../src/gpu/autograd/piece-chain.ts';
 import { trainingPlan } from '../../../bench/training-plan.ts';
@@ -82,6 +84,9 @@ describe('PieceChain on tiny-sd15', () => {
       for (const name of wrt) expect(maxRelError(checkpointed.grads.get(name)!, recorded.grads.get(name)!), name).toBeLessThan(1e-5);
       console.log(`tiny-sd15 16x8 step peak: recorded ${(recorded.stats.peakBytes / 1024).toFixed(0)} KiB, budget ${(recordedBytes / 3 / 1024).toFixed(0)} KiB -> ${(checkpointed.stats.peakBytes / 1024).toFixed(0)} KiB (segments ${checkpointed.stats.segments.join('/')}, recomputed ${checkpointed.stats.recomputedNodes} of ${nodes} nodes)`);
       expect(checkpointed.stats.peakBytes).toBeLessThan(recorded.stats.peakBytes * 0.6);
+      // The planner's promise: every piece's plan fits, and so does the measured step.
+      expect(budgeted.plans.every((plan) => plan.fitsBudget)).toBe(true);
+      expect(checkpointed.stats.peakBytes).toBeLessThanOrEqual(recordedBytes / 3);
     } finally {
       for (const t of [...given.values(), seed, ...adapters.flatMap((a) => [a.a, a.b])]) t.release();
       for (const graph of graphs) graph.release();
@@ -116,6 +121,57 @@ describe('training plans from static shapes', () => {
       }
     } finally {
       for (const graph of graphs) graph.release();
+    }
+  });
+});
+
+describe('piece outputs that are views', () => {
+  // y = Reshape(Sigmoid(x)): the output shares the Sigmoid's buffer; z = Identity(x) shares the
+  // caller's. The chain must free the first through its owner and leave the second alone.
+  const model: ModelProto = {
+    irVersion: 8,
+    opsetImport: [{ domain: '', version: 17 }],
+    producerName: 'lethe-tests',
+    graph: {
+      name: 'views',
+      node: [
+        { name: '/s/Sigmoid', opType: 'Sigmoid', input: ['x'], output: ['a'], attribute: [] },
+        { name: '/s/Reshape', opType: 'Reshape', input: ['a', 'shape'], output: ['y'], attribute: [] },
+        { name: '/s/Identity', opType: 'Identity', input: ['x'], output: ['z'], attribute: [] },
+      ],
+      initializer: [int64s('shape', [32])],
+      input: [{ name: 'x', type: { tensorType: { elemType: TensorDataType.FLOAT, shape: { dim: [{ dimValue: 4 }, { dimValue: 8 }] } } } }],
+      output: ['y', 'z'].map((name) => ({ name, type: { tensorType: { elemType: TensorDataType.FLOAT } } })),
+    },
+  };
+
+  test.each(['recorded', 'checkpointed'] as const)('%s: nothing leaks and the caller keeps its input', async (mode) => {
+    const graph = loadPieceGraph(ctx, model, { x: [4, 8] }, 'views');
+    const rng = new SeededRandom(2);
+    const xData = rng.normalArray(32);
+    const x = ctx.upload(xData, [4, 8]);
+    const seed = ctx.upload(rng.normalArray(32), [32]);
+    try {
+      await ctx.sync();
+      const baseline = ctx.pool.snapshot().inUseBytes;
+      const chain = new PieceChain(ctx, [graph], { memoryBudgetBytes: mode === 'recorded' ? undefined : 1 });
+      expect(chain.mode).toBe(mode);
+      const pass = chain.forward(new Map([['x', x]]));
+      const grads = pass.backward(new Map([['y', seed]]), ['x']);
+      const dx = await ctx.read(grads.get('x')!);
+      const seedData = await ctx.read(seed);
+      for (let i = 0; i < 32; i++) {
+        const s = 1 / (1 + Math.exp(-xData[i]));
+        expect(dx[i]).toBeCloseTo(seedData[i] * s * (1 - s), 6);
+      }
+      for (const g of grads.values()) g.release();
+      await ctx.sync();
+      expect(ctx.pool.snapshot().inUseBytes).toBe(baseline);
+      expect(await ctx.read(x)).toEqual(xData);
+    } finally {
+      x.release();
+      seed.release();
+      graph.release();
     }
   });
 });
