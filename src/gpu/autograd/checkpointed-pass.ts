@@ -7,8 +7,8 @@
  */
 import type { GpuContext } from '../context.ts';
 import type { GpuTensor } from '../tensor.ts';
-import { binary } from '../kernels/binary.ts';
 import { backward } from './backward.ts';
+import { GradientLedger } from './gradient-ledger.ts';
 import { crossingNames, type GraphLifetimes, type SegmentPlan } from './checkpoint-plan.ts';
 import type { PieceGraph } from './executor.ts';
 import type { TapeEntry } from './op-types.ts';
@@ -108,15 +108,7 @@ export function forwardForTraining(ctx: GpuContext, graph: PieceGraph, lifetimes
       const depends = new Set(wrt);
       for (const node of graph.nodes) if (node.inputs.some((name) => name && depends.has(name))) for (const name of node.outputs) if (name) depends.add(name);
 
-      const callerSeeds = new Set(seeds.values());
-      const grads = new Map(seeds);
-      const accumulate = (name: string, g: GpuTensor): void => {
-        const previous = grads.get(name);
-        if (!previous) return void grads.set(name, g);
-        grads.set(name, binary(ctx, 'add', previous, g.reshape(previous.shape)));
-        if (!callerSeeds.has(previous)) previous.release();
-        g.release();
-      };
+      const ledger = new GradientLedger(ctx, seeds);
       for (let s = segments - 1; s >= 0; s--) {
         const [from, to] = [boundaries[s], boundaries[s + 1]];
         const made = new Set<string>();
@@ -125,7 +117,7 @@ export function forwardForTraining(ctx: GpuContext, graph: PieceGraph, lifetimes
           for (const name of graph.nodes[i].outputs) if (name) made.add(name);
           for (const name of graph.nodes[i].inputs) if (name) read.add(name);
         }
-        const segmentSeeds = new Map([...made].filter((name) => grads.has(name)).map((name) => [name, grads.get(name)!]));
+        const segmentSeeds = ledger.seedsFor(made);
         const segmentWrt = [...read].filter((name) => !made.has(name) && depends.has(name));
         let tape: TapeEntry[] | undefined;
         if (s === segments - 1 && tailTape) {
@@ -137,23 +129,15 @@ export function forwardForTraining(ctx: GpuContext, graph: PieceGraph, lifetimes
         if (tape) {
           if (segmentSeeds.size > 0 && segmentWrt.length > 0) {
             const { grads: segmentGrads } = backward(ctx, tape, { seeds: segmentSeeds, wrt: segmentWrt, releaseActivations: true, keep: new Set(Object.values(outputs)) });
-            for (const [name, g] of segmentGrads) accumulate(name, g);
+            for (const [name, g] of segmentGrads) ledger.add(name, g);
           } else graph.releaseTape(tape, [...Object.values(outputs), ...checkpoints.values()]);
         }
-        for (const [name, g] of segmentSeeds) {
-          if (!callerSeeds.has(g)) g.release();
-          grads.delete(name);
-        }
+        ledger.consume(segmentSeeds.keys());
         freeCheckpoints(s);
         // Submitting returns the segment's uniform buffers to the pool (one per dispatch).
         ctx.flush();
       }
-      const result = new Map<string, GpuTensor>();
-      for (const [name, g] of grads) {
-        if (wrt.has(name)) result.set(name, g);
-        else if (!callerSeeds.has(g)) g.release();
-      }
-      return result;
+      return ledger.take(wrt);
     },
   };
 }

@@ -9,10 +9,10 @@
  */
 import type { GpuContext } from '../context.ts';
 import type { GpuTensor } from '../tensor.ts';
-import { binary } from '../kernels/binary.ts';
 import { graphLifetimes, planSegments, type GraphLifetimes, type SegmentPlan } from './checkpoint-plan.ts';
 import { forwardForTraining, type PiecePass } from './checkpointed-pass.ts';
 import type { PieceGraph } from './executor.ts';
+import { GradientLedger } from './gradient-ledger.ts';
 import { InputError } from '../../util/errors.ts';
 
 export interface PieceChainOptions {
@@ -181,8 +181,7 @@ export class PieceChain {
 
     function sweep(seeds: ReadonlyMap<string, GpuTensor>, wrtNames: Iterable<string>): Map<string, GpuTensor> {
       const wrt = new Set(wrtNames);
-      const callerSeeds = new Set(seeds.values());
-      const grads = new Map(seeds);
+      const ledger = new GradientLedger(ctx, seeds);
       // Which chain values depend on what is asked for (a piece's outputs all do when any input does).
       const depends = new Set(wrt);
       for (const { graph } of pieces) {
@@ -192,7 +191,7 @@ export class PieceChain {
       for (let p = pieces.length - 1; p >= 0; p--) {
         const piece = pieces[p];
         const { graph } = piece;
-        const pieceSeeds = new Map(graph.outputs.filter((o) => grads.has(o.name)).map((o) => [o.name, grads.get(o.name)!]));
+        const pieceSeeds = ledger.seedsFor(graph.outputs.map((o) => o.name));
         const pieceWrt = [...graph.inputs, ...graph.parameters].map((v) => v.name).filter((name) => depends.has(name));
         let pass = passes[p];
         let rerun: Record<string, GpuTensor> | null = null;
@@ -205,31 +204,15 @@ export class PieceChain {
           if (pieceSeeds.size > 0 && pieceWrt.length > 0) {
             stats.recomputedNodes += pass.recomputedNodes;
             const pieceGrads = pass.backward(pieceSeeds, pieceWrt);
-            for (const [name, g] of pieceGrads) {
-              const previous = grads.get(name);
-              if (!previous) grads.set(name, g);
-              else {
-                grads.set(name, binary(ctx, 'add', previous, g));
-                if (!callerSeeds.has(previous)) previous.release();
-                g.release();
-              }
-            }
+            for (const [name, g] of pieceGrads) ledger.add(name, g);
           } else pass.dispose();
         }
         // A re-run's outputs duplicate the stored ones.
         for (const tensor of Object.values(rerun ?? {})) freeOutput(tensor);
-        for (const [name, g] of pieceSeeds) {
-          if (!callerSeeds.has(g)) g.release();
-          grads.delete(name);
-        }
+        ledger.consume(pieceSeeds.keys());
         ctx.flush();
       }
-      const result = new Map<string, GpuTensor>();
-      for (const [name, g] of grads) {
-        if (wrt.has(name)) result.set(name, g);
-        else if (!callerSeeds.has(g)) g.release();
-      }
-      return result;
+      return ledger.take(wrt);
     }
   }
 }
