@@ -3,10 +3,8 @@
  * the WGSL graph executor. The forged pack is made in memory, so this runs in Node and in the
  * bench page alike (no Node imports). Also times the two Conv strategies on an SD-sized layer.
  */
-import { decodeModel } from '../src/formats/onnx/codec.ts';
-import { externalDataFromBytes, inlineExternalData } from '../src/formats/onnx/external-data.ts';
 import type { GpuContext } from '../src/gpu/context.ts';
-import { loadPieceGraph, type PieceGraph } from '../src/gpu/autograd/executor.ts';
+import { loadUnetPieces, runPieces } from '../src/gpu/autograd/unet-pieces.ts';
 import { conv2d } from '../src/gpu/kernels/conv2d.ts';
 import type { GpuTensor } from '../src/gpu/tensor.ts';
 import { convertExport, memorySource, MemorySink } from '../src/model/converter/index.ts';
@@ -27,16 +25,6 @@ export interface ExecutorBenchResult {
   conv: { implicitMs: number; im2colMs: number };
 }
 
-const BINDINGS: Record<string, number> = { batch_size: 2, num_channels: 4, height: 16, width: 8, steps: 2 };
-
-function dim(d: number | string): number {
-  if (typeof d === 'number') return d;
-  if (d in BINDINGS) return BINDINGS[d];
-  const m = /^([A-Za-z_]+?)_div(\d+)$/.exec(d);
-  if (m && m[1] in BINDINGS) return BINDINGS[m[1]] / Number(m[2]);
-  throw new Error(`executor bench: unbound dim ${d}`);
-}
-
 export interface ExecutorBenchOptions {
   /** Conv input [N, C, H, W] for the strategy comparison (C -> C, 3x3, pad 1). Default [2, 320, 64, 64]. */
   convInput?: readonly [number, number, number, number];
@@ -47,40 +35,23 @@ export async function benchExecutorForward(ctx: GpuContext, log: (line: string) 
   const sink = new MemorySink();
   const manifest = await convertExport(memorySource(files), sink, { plan: 'default' });
   const loadStart = performance.now();
-  const graphs: { graph: PieceGraph; outputs: string[] }[] = [];
-  for (const piece of manifest.pieces) {
-    const dir = piece.file.slice(0, piece.file.lastIndexOf('/') + 1);
-    const model = await inlineExternalData(decodeModel(sink.files.get(piece.file)!, piece.file), piece.file, (location) => externalDataFromBytes(sink.files.get(dir + location)!));
-    const shapes = Object.fromEntries(piece.inputs.map((i) => [i.name, i.shape.map(dim)]));
-    graphs.push({ graph: loadPieceGraph(ctx, model, shapes, piece.file), outputs: piece.outputs.map((o) => o.name) });
-  }
+  const graphs = await loadUnetPieces(ctx, manifest, async (path) => sink.files.get(path)!, { batch: 2, latentHeight: 16, latentWidth: 8 });
   const loadMs = performance.now() - loadStart;
   const rng = new SeededRandom(5);
   const given = new Map<string, GpuTensor>();
-  for (const { graph } of graphs)
+  for (const graph of graphs)
     for (const input of graph.inputs) {
       if (given.has(input.name) || !(input.name === 'sample' || input.name === 'timestep' || /^[kv]_\d+$/.test(input.name))) continue;
       const size = input.shape.reduce((a, b) => a * b, 1);
       given.set(input.name, ctx.upload(input.name === 'timestep' ? Float32Array.from([500, 21]) : rng.normalArray(size), input.shape));
     }
-  const unet = (): void => {
-    const values = new Map(given);
-    const produced: GpuTensor[] = [];
-    for (const { graph, outputs } of graphs) {
-      const result = graph.forward(Object.fromEntries(graph.inputs.map((i) => [i.name, values.get(i.name)!])));
-      for (const name of outputs) {
-        values.set(name, result.outputs[name]);
-        produced.push(result.outputs[name]);
-      }
-    }
-    for (const t of produced) t.release();
-  };
+  const unet = (): void => runPieces(graphs, given).release();
   const forward = await timePerRun(unet, () => ctx.sync(), 1000, 30);
-  const nodes = graphs.reduce((n, g) => n + g.graph.nodes.length, 0);
-  const folded = graphs.reduce((n, g) => n + g.graph.foldedCount, 0);
+  const nodes = graphs.reduce((n, g) => n + g.nodes.length, 0);
+  const folded = graphs.reduce((n, g) => n + g.foldedCount, 0);
   log(`tiny-sd15 UNet forward, batch 2, 16x8 latent: ${forward.ms.toFixed(2)} ms (${forward.runs} runs, ${nodes} GPU nodes, ${folded} folded at load, load ${loadMs.toFixed(0)} ms)`);
   for (const t of given.values()) t.release();
-  for (const { graph } of graphs) graph.release();
+  for (const graph of graphs) graph.release();
 
   const [n, c, h, wd] = options.convInput ?? [2, 320, 64, 64];
   const x = ctx.upload(rng.normalArray(n * c * h * wd), [n, c, h, wd]);

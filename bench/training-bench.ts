@@ -6,7 +6,6 @@
  * the same GPUDevice (PieceChainUnet, the generation path), timed in interleaved rounds.
  */
 import type { GpuContext } from '../src/gpu/context.ts';
-import type { GpuTensor } from '../src/gpu/tensor.ts';
 import { forgedPack } from '../src/diagnostics/forged-pack.ts';
 import type { OnnxRunner } from '../src/pipeline/onnx/runner.ts';
 import { loadCrossAttentionWeights } from '../src/pipeline/unet/cross-attention-weights.ts';
@@ -15,7 +14,7 @@ import { PieceChainUnet } from '../src/pipeline/unet/piece-chain.ts';
 import { SeededRandom } from '../src/util/random.ts';
 import { timePerRun } from './timing.ts';
 import { benchTrainingStep, type TrainingStepBenchRow } from './training-step.ts';
-import { loadUnetPieces, type UnetShape } from '../src/gpu/autograd/unet-pieces.ts';
+import { loadUnetPieces, runPieces, type UnetShape } from '../src/gpu/autograd/unet-pieces.ts';
 
 export interface TrainingBenchResult {
   steps: TrainingStepBenchRow[];
@@ -57,17 +56,9 @@ export async function benchTraining(ctx: GpuContext, runner: OnnxRunner, log: (l
   const sync = () => ctx.sync();
   // Both read out_sample back, as a generation step does.
   const ours = async (): Promise<void> => {
-    const values = new Map(given);
-    const made: GpuTensor[] = [];
-    for (const graph of graphs) {
-      const { outputs } = graph.forward(Object.fromEntries(graph.inputs.map((i) => [i.name, values.get(i.name)!])));
-      for (const [name, t] of Object.entries(outputs)) {
-        values.set(name, t);
-        made.push(t);
-      }
-    }
-    await ctx.read(values.get('out_sample')!);
-    for (const t of made) t.release();
+    const outputs = runPieces(graphs, given);
+    await ctx.read(outputs.values.get('out_sample')!);
+    outputs.release();
   };
   const ort = async (): Promise<void> => {
     await unet.predict(sample, latentShape, 500, conditioning);

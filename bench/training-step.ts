@@ -1,6 +1,6 @@
 /**
  * One K/V-LoRA training step on a pack's UNet pieces with the WGSL executor: K_l/V_l = E Wᵀ +
- * s E Aᵀ Bᵀ for every attn2 layer, the chained forward, dL/d(out) = 2 (out - target) / n, the
+ * s E Aᵀ Bᵀ for every attn2 layer (E Wᵀ made once), the chained forward, dL/d(out) = 2 (out - target) / n, the
  * backward sweep to every K/V input, and the LoRA factor gradients. Measured per step (wall
  * clock, synced), with the pool's peak above the step's baseline, and beside it the plain
  * (unrecorded) forward. `fitKvLora` runs Adam steps of the same step (the sanity run of #7).
@@ -10,10 +10,11 @@
  * the bench page and in Node (the device runner) alike.
  */
 import type { GpuContext } from '../src/gpu/context.ts';
-import { loraBackward, loraProject, type LoraFactors } from '../src/gpu/autograd/lora.ts';
+import { loraBackward, loraForward, type LoraFactors } from '../src/gpu/autograd/lora.ts';
+import { matmul } from '../src/gpu/kernels/matmul.ts';
 import { PieceChain, type ChainStepStats } from '../src/gpu/autograd/piece-chain.ts';
 import type { PieceGraph } from '../src/gpu/autograd/executor.ts';
-import { loadUnetPieces, type PackFileReader, type UnetShape } from '../src/gpu/autograd/unet-pieces.ts';
+import { loadUnetPieces, runPieces, type PackFileReader, type UnetShape } from '../src/gpu/autograd/unet-pieces.ts';
 import { Adam } from '../src/gpu/optim/adam.ts';
 import type { GpuTensor } from '../src/gpu/tensor.ts';
 import type { PackManifest } from '../src/model/manifest.ts';
@@ -33,8 +34,11 @@ export interface TrainingSetupOptions {
 export interface TrainingSetup {
   graphs: PieceGraph[];
   chain: PieceChain;
-  /** K/V input names with their W [inner, C] and LoRA factors (B zero at start, like PEFT). */
-  layers: { name: string; weight: GpuTensor; lora: LoraFactors }[];
+  /**
+   * K/V input names (k_0, v_0, ...) with their LoRA factors (B zero at start, like PEFT) and the
+   * base projections E Wᵀ of both prompts, made once: only the LoRA delta changes per step.
+   */
+  layers: { name: string; lora: LoraFactors; baseA: GpuTensor; baseB: GpuTensor }[];
   sample: GpuTensor;
   timestep: GpuTensor;
   promptA: GpuTensor;
@@ -60,13 +64,12 @@ export async function setUpTraining(ctx: GpuContext, pack: { manifest: Pick<Pack
   const { textTokens, textHidden, latentChannels } = pack.manifest.dims;
   const kvShapes = new Map<string, readonly number[]>();
   for (const graph of graphs) for (const input of graph.inputs) if (/^[kv]_\d+$/.test(input.name)) kvShapes.set(input.name, input.shape);
-  const layers = [...kvShapes].map(([name, dims]) => {
+  // Draw order (weights and factors per layer, then sample and prompts) fixes every seeded value.
+  const drawn = [...kvShapes].map(([name, dims]) => {
     const inner = dims[dims.length - 1];
-    return {
-      name,
-      weight: ctx.upload(rng.normalArray(inner * textHidden, 1 / Math.sqrt(textHidden)), [inner, textHidden]),
-      lora: { a: ctx.upload(rng.normalArray(rank * textHidden, 1 / Math.sqrt(textHidden)), [rank, textHidden]), b: ctx.upload(new Float32Array(inner * rank), [inner, rank]), alpha },
-    };
+    const weight = ctx.upload(rng.normalArray(inner * textHidden, 1 / Math.sqrt(textHidden)), [inner, textHidden]);
+    const lora = { a: ctx.upload(rng.normalArray(rank * textHidden, 1 / Math.sqrt(textHidden)), [rank, textHidden]), b: ctx.upload(new Float32Array(inner * rank), [inner, rank]), alpha };
+    return { name, weight, lora };
   });
   const latent = [shape.batch, latentChannels, shape.latentHeight, shape.latentWidth];
   const prompt = [shape.batch, textTokens, textHidden];
@@ -75,6 +78,12 @@ export async function setUpTraining(ctx: GpuContext, pack: { manifest: Pick<Pack
   const timestep = ctx.upload(new Float32Array(shape.batch).fill(500), [shape.batch]);
   const promptA = ctx.upload(rng.normalArray(count(prompt)), prompt);
   const promptB = ctx.upload(rng.normalArray(count(prompt)), prompt);
+  const layers = drawn.map(({ name, weight, lora }) => {
+    const project = (e: GpuTensor): GpuTensor => matmul(ctx, e, weight, { transposeB: true });
+    const layer = { name, lora, baseA: project(promptA), baseB: project(promptB) };
+    weight.release();
+    return layer;
+  });
   return {
     graphs,
     chain,
@@ -86,43 +95,58 @@ export async function setUpTraining(ctx: GpuContext, pack: { manifest: Pick<Pack
     weightsBytes,
     loadMs,
     release() {
-      for (const t of [sample, timestep, promptA, promptB, ...layers.flatMap((l) => [l.weight, l.lora.a, l.lora.b])]) t.release();
+      for (const t of [sample, timestep, promptA, promptB, ...layers.flatMap((l) => [l.baseA, l.baseB, l.lora.a, l.lora.b])]) t.release();
       for (const graph of graphs) graph.release();
     },
   };
 }
 
-function kvInputs(ctx: GpuContext, setup: TrainingSetup, prompt: GpuTensor, withLora: boolean): Map<string, GpuTensor> {
+/**
+ * The chain's inputs for prompt A: each layer's K/V, plus its LoRA delta where `adapted` says so
+ * (every layer by default). `made` holds what to release after the step.
+ */
+export function promptAInputs(ctx: GpuContext, setup: TrainingSetup, adapted: (name: string) => boolean = () => true): { given: Map<string, GpuTensor>; made: GpuTensor[] } {
   const given = new Map<string, GpuTensor>([
     ['sample', setup.sample],
     ['timestep', setup.timestep],
   ]);
-  for (const { name, weight, lora } of setup.layers) given.set(name, loraProject(ctx, prompt, weight, withLora ? lora : { ...lora, alpha: 0 }));
-  return given;
+  const made: GpuTensor[] = [];
+  for (const { name, lora, baseA } of setup.layers) {
+    if (!adapted(name)) {
+      given.set(name, baseA);
+      continue;
+    }
+    const kv = loraForward(ctx, setup.promptA, baseA, lora);
+    given.set(name, kv);
+    made.push(kv);
+  }
+  return { given, made };
 }
 
-/** The UNet output for prompt B without LoRA: what prompt A is trained towards. */
-export async function targetOutput(ctx: GpuContext, setup: TrainingSetup): Promise<GpuTensor> {
-  const given = kvInputs(ctx, setup, setup.promptB, false);
+/** The UNet output for prompt B without LoRA, on the CPU: what prompt A is trained towards. */
+export async function targetOutput(ctx: GpuContext, setup: TrainingSetup): Promise<Float32Array> {
+  const given = new Map<string, GpuTensor>([
+    ['sample', setup.sample],
+    ['timestep', setup.timestep],
+    ...setup.layers.map(({ name, baseB }) => [name, baseB] as const),
+  ]);
   const pass = setup.chain.forward(given);
-  const out = pass.values.get('out_sample')!;
-  const target = ctx.upload(await ctx.read(out), out.shape);
+  const target = await ctx.read(pass.values.get('out_sample')!);
   pass.dispose();
-  for (const { name } of setup.layers) given.get(name)!.release();
   return target;
 }
 
-/** Forward for prompt A, MSE against `target` (read back), backward to every LoRA factor. */
-export async function trainingStep(ctx: GpuContext, setup: TrainingSetup, target: GpuTensor): Promise<{ loss: number; grads: GpuTensor[]; stats: ChainStepStats }> {
-  const given = kvInputs(ctx, setup, setup.promptA, true);
+/** Forward for prompt A, MSE against `target` (out_sample read back), backward to every LoRA factor. */
+export async function trainingStep(ctx: GpuContext, setup: TrainingSetup, target: Float32Array): Promise<{ loss: number; grads: GpuTensor[]; stats: ChainStepStats }> {
+  const { given, made } = promptAInputs(ctx, setup);
   const pass = setup.chain.forward(given);
   const out = pass.values.get('out_sample')!;
-  const [outData, targetData] = await Promise.all([ctx.read(out), ctx.read(target)]);
+  const outData = await ctx.read(out);
   const n = outData.length;
   let loss = 0;
   const seedData = new Float32Array(n);
   for (let j = 0; j < n; j++) {
-    const d = outData[j] - targetData[j];
+    const d = outData[j] - target[j];
     loss += (d * d) / n;
     seedData[j] = (2 * d) / n;
   }
@@ -135,7 +159,7 @@ export async function trainingStep(ctx: GpuContext, setup: TrainingSetup, target
     const { da, db } = loraBackward(ctx, setup.promptA, dKv, lora);
     grads.push(da, db);
   }
-  for (const t of [seed, ...kvGrads.values(), ...setup.layers.map((l) => given.get(l.name)!)]) t.release();
+  for (const t of [seed, ...kvGrads.values(), ...made]) t.release();
   return { loss, grads, stats: pass.stats };
 }
 
@@ -169,7 +193,6 @@ export async function fitKvLora(ctx: GpuContext, setup: TrainingSetup, options: 
     await ctx.sync();
   } finally {
     adam.dispose();
-    target.release();
   }
   return { losses, seconds: (performance.now() - started) / 1000, peakBytes, mode: stats?.mode ?? setup.chain.mode, segments: stats?.segments ?? [] };
 }
@@ -194,25 +217,9 @@ export async function benchTrainingStep(ctx: GpuContext, label: string, pack: { 
   const setup = await setUpTraining(ctx, pack, options);
   try {
     const sync = () => ctx.sync();
-    const given = kvInputs(ctx, setup, setup.promptA, true);
-    const forward = await timePerRun(
-      () => {
-        const values = new Map(given);
-        const made: GpuTensor[] = [];
-        for (const graph of setup.graphs) {
-          const { outputs } = graph.forward(Object.fromEntries(graph.inputs.map((i) => [i.name, values.get(i.name)!])));
-          for (const [name, t] of Object.entries(outputs)) {
-            values.set(name, t);
-            made.push(t);
-          }
-        }
-        for (const t of made) t.release();
-      },
-      sync,
-      timing.minMs ?? 1000,
-      timing.maxRuns ?? 20,
-    );
-    for (const { name } of setup.layers) given.get(name)!.release();
+    const { given, made } = promptAInputs(ctx, setup);
+    const forward = await timePerRun(() => runPieces(setup.graphs, given).release(), sync, timing.minMs ?? 1000, timing.maxRuns ?? 20);
+    for (const t of made) t.release();
     const target = await targetOutput(ctx, setup);
     let stats: ChainStepStats | undefined;
     const step = await timePerRun(
@@ -225,7 +232,6 @@ export async function benchTrainingStep(ctx: GpuContext, label: string, pack: { 
       timing.minMs ?? 1000,
       timing.maxRuns ?? 10,
     );
-    target.release();
     const row: TrainingStepBenchRow = {
       label,
       shape: options.shape,

@@ -4,7 +4,7 @@
  * pack on disk, and measures with bench/training-step.ts: the plain forward, forward + backward
  * per step and the step's peak memory, recorded and under a memory budget; for tiny-sd15 it also
  * runs the 100-step Adam sanity fit. It saves one forward's inputs and output so that
- * torch_pieces.py can run the same pack in PyTorch on the same GPU and compare.
+ * a PyTorch run of the same pack can be compared against it.
  *
  * Usage: run.sh --work DIR --out DIR [--presets tiny-sd15,sd15-shapes] [--sanity-steps 100]
  */
@@ -14,13 +14,12 @@ import { parseArgs } from 'node:util';
 import { acquireDevice } from '../../src/gpu/device.ts';
 import { GpuContext } from '../../src/gpu/context.ts';
 import { nodeGpu } from '../../src/gpu/node-gpu.ts';
-import type { UnetShape } from '../../src/gpu/autograd/unet-pieces.ts';
-import type { GpuTensor } from '../../src/gpu/tensor.ts';
+import { runPieces, type UnetShape } from '../../src/gpu/autograd/unet-pieces.ts';
 import { runConvertCli } from '../../src/model/converter/cli.ts';
 import { forge } from '../../src/model/forge/forge-to-directory.ts';
 import type { ForgePresetName } from '../../src/model/forge/presets.ts';
 import type { PackManifest } from '../../src/model/manifest.ts';
-import { benchTrainingStep, fitKvLora, setUpTraining, type TrainingStepBenchRow } from '../training-step.ts';
+import { benchTrainingStep, fitKvLora, promptAInputs, setUpTraining, type TrainingStepBenchRow } from '../training-step.ts';
 
 const { values } = parseArgs({ options: { work: { type: 'string' }, out: { type: 'string' }, presets: { type: 'string' }, 'sanity-steps': { type: 'string' }, budget: { type: 'string' } } });
 const work = values.work ?? '/tmp/lethe-train-bench';
@@ -65,25 +64,21 @@ for (const preset of presets) {
   const budget = Number(values.budget ?? 0) || recordedPeak / 3;
   rows.push(await benchTrainingStep(ctx, `${preset} budget ${(budget / 2 ** 20).toFixed(0)} MiB`, pack, { shape, fuseAttention: true, memoryBudgetBytes: budget }, log, { minMs: 2000, maxRuns: 10 }));
 
-  // One forward's inputs and output for torch_pieces.py --check.
+  // One forward's inputs and output, for comparison with another runtime on the same GPU.
   const setup = await setUpTraining(ctx, pack, { shape, fuseAttention: true });
   const checkDir = join(work, `${preset}-check`);
   mkdirSync(checkDir, { recursive: true });
-  const given = new Map<string, GpuTensor>([
-    ['sample', setup.sample],
-    ['timestep', setup.timestep],
-  ]);
-  const { loraProject } = await import('../../src/gpu/autograd/lora.ts');
-  for (const { name, weight, lora } of setup.layers) given.set(name, loraProject(ctx, setup.promptA, weight, { ...lora, alpha: 0 }));
-  const pass = setup.chain.forward(given);
+  // Prompt A's K/V without LoRA (B is zero at setup) and the output they give.
+  const { given, made } = promptAInputs(ctx, setup, () => false);
+  const outputs = runPieces(setup.graphs, given);
   const dims: Record<string, readonly number[]> = {};
-  for (const [name, tensor] of [...given, ['out_sample', pass.values.get('out_sample')!] as const]) {
+  for (const [name, tensor] of [...given, ['out_sample', outputs.values.get('out_sample')!] as const]) {
     writeFileSync(join(checkDir, `${name}.f32`), await ctx.read(tensor));
     dims[name] = tensor.shape;
   }
   writeFileSync(join(checkDir, 'dims.json'), JSON.stringify(dims));
-  pass.dispose();
-  for (const { name } of setup.layers) given.get(name)!.release();
+  outputs.release();
+  for (const t of made) t.release();
   setup.release();
   ctx.pool.trim();
 }

@@ -8,6 +8,7 @@ import { externalDataFromBytes, inlineExternalData } from '../../formats/onnx/ex
 import type { PackManifest, TensorDim, UnetPiece } from '../../model/manifest.ts';
 import { InputError } from '../../util/errors.ts';
 import type { GpuContext } from '../context.ts';
+import type { GpuTensor } from '../tensor.ts';
 import { loadPieceGraph, type LoadOptions, type PieceGraph } from './executor.ts';
 
 export interface UnetShape {
@@ -68,4 +69,40 @@ export async function loadUnetPieces(ctx: GpuContext, manifest: Pick<PackManifes
     throw error;
   }
   return graphs;
+}
+
+export interface PieceOutputs {
+  /** Every piece output by name (`out_sample` among them). */
+  readonly values: ReadonlyMap<string, GpuTensor>;
+  /** Frees the outputs (through their owners: an output can be a view), never the caller's tensors or weights. */
+  release(): void;
+}
+
+/** The pieces run in order on `given` (sample, timestep, K/V), nothing recorded: inference. */
+export function runPieces(graphs: readonly PieceGraph[], given: ReadonlyMap<string, GpuTensor>): PieceOutputs {
+  const values = new Map(given);
+  const produced = new Map<string, GpuTensor>();
+  const foreign = new Set<GPUBuffer>([...given.values(), ...graphs.flatMap((g) => [...g.constants.values()])].map((t) => t.buffer));
+  const release = (): void => {
+    for (const tensor of produced.values()) if (!tensor.isReleased && !foreign.has(tensor.buffer)) tensor.releaseStorage();
+  };
+  try {
+    for (const graph of graphs) {
+      const inputs = Object.fromEntries(
+        graph.inputs.map((input) => {
+          const tensor = values.get(input.name);
+          if (!tensor) throw new InputError(`${graph.file}: input "${input.name}" was not given and no earlier piece makes it`);
+          return [input.name, tensor];
+        }),
+      );
+      for (const [name, tensor] of Object.entries(graph.forward(inputs).outputs)) {
+        values.set(name, tensor);
+        produced.set(name, tensor);
+      }
+    }
+  } catch (error) {
+    release();
+    throw error;
+  }
+  return { values: produced, release };
 }

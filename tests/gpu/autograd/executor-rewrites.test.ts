@@ -4,35 +4,18 @@
  * to_out.0 inside the piece against central finite differences of the same GPU forward.
  */
 import { describe, expect, test } from 'vitest';
-import { decodeModel } from '../../../src/formats/onnx/codec.ts';
-import { externalDataFromBytes, inlineExternalData } from '../../../src/formats/onnx/external-data.ts';
-import type { ModelProto } from '../../../src/formats/onnx/types.ts';
 import { backward } from '../../../src/gpu/autograd/backward.ts';
 import { loadPieceGraph, type LoraAdapter, type PieceGraph } from '../../../src/gpu/autograd/executor.ts';
 import { moduleOfNode } from '../../../src/gpu/autograd/parameters.ts';
 import type { GpuTensor } from '../../../src/gpu/tensor.ts';
-import { convertExport, memorySource, MemorySink } from '../../../src/model/converter/index.ts';
-import { forgeInMemory } from '../../../src/model/forge/forge.ts';
 import { SeededRandom } from '../../../src/util/random.ts';
 import { testContext } from '../../support/gpu.ts';
 import { maxRelError } from '../../support/reference.ts';
-import { evalDim } from '../../model/converter-fixtures.ts';
+import { tinyPiece } from './tiny-pieces.ts';
 
 const ctx = await testContext();
 
-async function midPiece(): Promise<{ model: ModelProto; shapes: Record<string, number[]>; outputs: string[] }> {
-  const { files } = await forgeInMemory({ preset: 'tiny-sd15', seed: 11, dtype: 'fp32' });
-  const sink = new MemorySink();
-  const manifest = await convertExport(memorySource(files), sink, { plan: 'default' });
-  const bindings = { batch_size: 1, num_channels: 4, height: 16, width: 8, steps: 1 };
-  const piece = manifest.pieces.find((p) => p.name === 'mid')!;
-  const dir = piece.file.slice(0, piece.file.lastIndexOf('/') + 1);
-  const model = await inlineExternalData(decodeModel(sink.files.get(piece.file)!, piece.file), piece.file, (location) => externalDataFromBytes(sink.files.get(dir + location)!));
-  const shapes = Object.fromEntries(piece.inputs.map((i) => [i.name, i.shape.map((d) => evalDim(d, bindings))]));
-  return { model, shapes, outputs: piece.outputs.map((o) => o.name) };
-}
-
-const mid = await midPiece();
+const mid = await tinyPiece('mid');
 const size = (dims: readonly number[]): number => dims.reduce((a, b) => a * b, 1);
 
 function randomInputs(seed: number): Record<string, GpuTensor> {

@@ -10,9 +10,9 @@
  * cross_attention weights play this role in the app); the maths is the same.
  */
 import { describe, expect, test } from 'vitest';
-import { fitKvLora, setUpTraining } from '../../../bench/training-step.ts';
-import { loraBackward, loraProject } from '../../../src/gpu/autograd/lora.ts';
-import type { GpuTensor } from '../../../src/gpu/tensor.ts';
+import { fitKvLora, promptAInputs, setUpTraining } from '../../../bench/training-step.ts';
+import { runPieces } from '../../../src/gpu/autograd/unet-pieces.ts';
+import { loraBackward } from '../../../src/gpu/autograd/lora.ts';
 import { testContext } from '../../support/gpu.ts';
 import { randn } from '../../support/reference.ts';
 import { tinyPack } from './tiny-pieces.ts';
@@ -28,20 +28,20 @@ describe.each(['tiny-sd15', 'tiny-sd21'] as const)('%s: LoRA gradients through t
     for (const [i, { lora }] of chosen.entries()) for (const which of ['a', 'b'] as const) ctx.writeTensor(lora[which], Float32Array.from(randn(lora[which].size, 20 + 2 * i + (which === 'a' ? 0 : 1), 0.3)));
     const r = randn(setup.sample.size, 40);
     const rTensor = ctx.upload(r, setup.sample.shape);
-    const kvInputs = (): Map<string, GpuTensor> => new Map([['sample', setup.sample], ['timestep', setup.timestep], ...setup.layers.map(({ name, weight, lora }) => [name, loraProject(ctx, setup.promptA, weight, chosen.some((c) => c.name === name) ? lora : { ...lora, alpha: 0 })] as const)]);
+    const kvInputs = () => promptAInputs(ctx, setup, (name) => chosen.some((c) => c.name === name));
     const loss = async (): Promise<number> => {
-      const given = kvInputs();
-      const pass = setup.chain.forward(given);
-      const out = await ctx.read(pass.values.get('out_sample')!);
-      pass.dispose();
-      for (const { name } of setup.layers) given.get(name)!.release();
+      const { given, made } = kvInputs();
+      const outputs = runPieces(setup.graphs, given);
+      const out = await ctx.read(outputs.values.get('out_sample')!);
+      outputs.release();
+      for (const t of made) t.release();
       return out.reduce((s, v, i) => s + v * r[i], 0);
     };
-    const given = kvInputs();
+    const { given, made } = kvInputs();
     const pass = setup.chain.forward(given);
     const dKv = pass.backward(new Map([['out_sample', rTensor]]), setup.layers.map((l) => l.name));
     expect([...dKv.keys()].sort()).toEqual(setup.layers.map((l) => l.name).sort());
-    for (const { name } of setup.layers) given.get(name)!.release();
+    for (const t of made) t.release();
     // Directional derivatives: <grad, D> against (L(theta + hD) - L(theta - hD)) / 2h.
     // h = 0.005: the O(h²) curvature term is ~6e-4 relative (measured), and the f32 forward's
     // rounding over 2h stays ~1e-3 absolute (at h = 0.002 it reached 2.8e-3).
