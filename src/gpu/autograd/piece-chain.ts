@@ -12,6 +12,7 @@ import type { GpuTensor } from '../tensor.ts';
 import { graphLifetimes, planSegments, type GraphLifetimes, type SegmentPlan } from './checkpoint-plan.ts';
 import { forwardForTraining, type PiecePass } from './checkpointed-pass.ts';
 import type { PieceGraph } from './executor.ts';
+import { outputFreer } from './unet-pieces.ts';
 import { GradientLedger } from './gradient-ledger.ts';
 import { InputError } from '../../util/errors.ts';
 
@@ -112,12 +113,7 @@ export class PieceChain {
     const watch = ctx.pool.watchPeak();
     const values = new Map(given);
     const produced = new Map<string, GpuTensor>();
-    // Buffers the chain never frees: the caller's inputs, weights and parameters. A piece output
-    // can be a view of a tensor the piece made (freed through releaseStorage) or of one of these.
-    const foreign = new Set<GPUBuffer>([...given.values(), ...this.pieces.flatMap((p) => [...p.graph.constants.values()])].map((t) => t.buffer));
-    const freeOutput = (tensor: GpuTensor): void => {
-      if (!tensor.isReleased && !foreign.has(tensor.buffer)) tensor.releaseStorage();
-    };
+    const freeOutput = outputFreer(pieces.map((p) => p.graph), given);
     const inputsOf = (graph: PieceGraph): Record<string, GpuTensor> =>
       Object.fromEntries(
         graph.inputs.map((input) => {

@@ -78,13 +78,25 @@ export interface PieceOutputs {
   release(): void;
 }
 
+/**
+ * Frees a piece output through its owner (an output can be a view of a tensor the piece made,
+ * a final Reshape or Cast), unless it views what is not the pieces' to free: the caller's
+ * `given` tensors or the weights.
+ */
+export function outputFreer(graphs: readonly PieceGraph[], given: ReadonlyMap<string, GpuTensor>): (output: GpuTensor) => void {
+  const foreign = new Set<GPUBuffer>([...given.values(), ...graphs.flatMap((g) => [...g.constants.values()])].map((t) => t.buffer));
+  return (output) => {
+    if (!output.isReleased && !foreign.has(output.buffer)) output.releaseStorage();
+  };
+}
+
 /** The pieces run in order on `given` (sample, timestep, K/V), nothing recorded: inference. */
 export function runPieces(graphs: readonly PieceGraph[], given: ReadonlyMap<string, GpuTensor>): PieceOutputs {
   const values = new Map(given);
   const produced = new Map<string, GpuTensor>();
-  const foreign = new Set<GPUBuffer>([...given.values(), ...graphs.flatMap((g) => [...g.constants.values()])].map((t) => t.buffer));
+  const free = outputFreer(graphs, given);
   const release = (): void => {
-    for (const tensor of produced.values()) if (!tensor.isReleased && !foreign.has(tensor.buffer)) tensor.releaseStorage();
+    for (const tensor of produced.values()) free(tensor);
   };
   try {
     for (const graph of graphs) {

@@ -11,33 +11,22 @@ import type { SchedulerConfig } from './scheduler-config.ts';
 
 /** DDIM: integer timesteps, highest first. */
 export function ddimTimesteps(config: SchedulerConfig, steps: number): number[] {
-  const n = config.numTrainTimesteps;
-  checkSteps(steps, n);
-  let timesteps: number[];
-  switch (config.timestepSpacing) {
-    case 'linspace':
-      timesteps = linspace(0, n - 1, steps).map(roundHalfEven).reverse();
-      break;
-    case 'leading': {
-      const ratio = Math.floor(n / steps);
-      timesteps = range(steps).map((i) => i * ratio + config.stepsOffset).reverse();
-      break;
-    }
-    case 'trailing':
-      timesteps = arange(n, 0, -n / steps).map((t) => roundHalfEven(t) - 1);
-      break;
-  }
-  return checked(timesteps, config, steps);
+  return spacedTimesteps(config, steps, roundHalfEven);
 }
 
 /** Euler: float32 timesteps, fractional with linspace spacing, highest first. */
 export function eulerTimesteps(config: SchedulerConfig, steps: number): number[] {
+  return spacedTimesteps(config, steps, Math.fround);
+}
+
+/** The three spacings DDIM and Euler share; they differ only in how linspace points are kept. */
+function spacedTimesteps(config: SchedulerConfig, steps: number, keepLinspacePoint: (t: number) => number): number[] {
   const n = config.numTrainTimesteps;
   checkSteps(steps, n);
   let timesteps: number[];
   switch (config.timestepSpacing) {
     case 'linspace':
-      timesteps = linspace(0, n - 1, steps).map(Math.fround).reverse();
+      timesteps = linspace(0, n - 1, steps).map(keepLinspacePoint).reverse();
       break;
     case 'leading': {
       const ratio = Math.floor(n / steps);
