@@ -5,7 +5,7 @@
  * config implies, or a non-float dtype is an error naming the tensor.
  */
 import { FormatError } from '../../util/errors.ts';
-import { halfBitsToFloat32, toHalf } from '../../util/half.ts';
+import { fromHalf, toHalf } from '../../util/half.ts';
 import type { WeightSpec } from '../forge/graph-builder.ts';
 import type { ComponentCheckpoint, TensorLocation } from './checkpoint.ts';
 
@@ -89,35 +89,23 @@ export function storedBytes(raw: Uint8Array, location: TensorLocation, spec: Wei
   if (!littleEndian) throw new Error('diffusers pack builder: big-endian platforms are not supported');
   const { entry, file } = location;
   const aligned = raw.slice();
+  // F32 and BF16 (widened exactly) go to fp16 only when every finite value fits.
+  const fromFloat32 = (values: Float32Array): Float32Array | Uint16Array => {
+    if (target === 'fp32') return values;
+    const halves = toHalf(values);
+    for (let i = 0; i < values.length; i++)
+      if ((halves[i] & 0x7c00) === 0x7c00 && Number.isFinite(values[i])) throw new FormatError(file, entry.name, `value ${values[i]} at index ${i} does not fit in fp16; build an fp32 pack`);
+    return halves;
+  };
   let out: Float32Array | Uint16Array;
-  if (entry.dtype === 'F32') {
-    const values = new Float32Array(aligned.buffer, 0, entry.elementCount);
-    if (target === 'fp32') out = values;
-    else {
-      out = toHalf(values);
-      for (let i = 0; i < values.length; i++)
-        if ((out[i] & 0x7c00) === 0x7c00 && Number.isFinite(values[i]))
-          throw new FormatError(file, entry.name, `value ${values[i]} at index ${i} does not fit in fp16; build an fp32 pack`);
-    }
-  } else {
+  if (entry.dtype === 'F32') out = fromFloat32(new Float32Array(aligned.buffer, 0, entry.elementCount));
+  else {
     const bits = new Uint16Array(aligned.buffer, 0, entry.elementCount);
-    if (entry.dtype === 'F16') {
-      if (target === 'fp16') out = bits;
-      else {
-        out = new Float32Array(bits.length);
-        for (let i = 0; i < bits.length; i++) out[i] = halfBitsToFloat32(bits[i]);
-      }
-    } else {
+    if (entry.dtype === 'F16') out = target === 'fp16' ? bits : fromHalf(bits);
+    else {
       const widened = new Uint32Array(bits.length);
       for (let i = 0; i < bits.length; i++) widened[i] = bits[i] << 16;
-      const values = new Float32Array(widened.buffer);
-      if (target === 'fp32') out = values;
-      else {
-        out = toHalf(values);
-        for (let i = 0; i < values.length; i++)
-          if ((out[i] & 0x7c00) === 0x7c00 && Number.isFinite(values[i]))
-            throw new FormatError(file, entry.name, `value ${values[i]} at index ${i} does not fit in fp16; build an fp32 pack`);
-      }
+      out = fromFloat32(new Float32Array(widened.buffer));
     }
   }
   if (spec.transposed) out = transpose(out, spec.torchDims[0], spec.torchDims[1]);
