@@ -7,6 +7,9 @@ const crossOriginIsolation = {
   'Cross-Origin-Embedder-Policy': 'require-corp',
 };
 
+// LETHE_DIST lets several builds (parallel e2e runs) live side by side; dist/ by default.
+const outDir = process.env.LETHE_DIST ?? 'dist';
+
 export default defineConfig({
   plugins: [react()],
   server: { headers: crossOriginIsolation },
@@ -14,6 +17,7 @@ export default defineConfig({
   worker: { format: 'es' },
   optimizeDeps: { exclude: ['onnxruntime-web'] },
   build: {
+    outDir,
     target: 'es2022',
     rollupOptions: {
       input: { studio: 'index.html', bench: 'bench.html', checks: 'checks.html' },
