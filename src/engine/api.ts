@@ -38,6 +38,14 @@ export interface EngineApi {
 
   /** One image; `variant: 'edited'` uses the current edit (closed form or imported LoRA). */
   generate(params: GenerateParams, onProgress?: (progress: GenerateProgressEvent) => void): Promise<GeneratedImage>;
+  /**
+   * Keeps the current edit (`editId` must be current; true when kept, or already kept) so that
+   * generate({ variant: 'edited', editId }) can still use it after another edit replaces it:
+   * comparison columns of several edits with the same seeds. Dropped when a new pack loads.
+   */
+  keepEdit(editId: string): Promise<boolean>;
+  /** Frees a kept edit (unless it is still the current one). */
+  releaseKeptEdit(editId: string): Promise<void>;
   /** Stops a running generate() within one denoising step. */
   cancel(jobId: string): Promise<void>;
 
@@ -67,6 +75,8 @@ export interface GenerateParams {
   width?: number;
   height?: number;
   variant: 'original' | 'edited';
+  /** With 'edited': a kept edit (see keepEdit) instead of the current one. */
+  editId?: string;
 }
 
 export interface GenerateProgressEvent {

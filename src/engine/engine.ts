@@ -66,6 +66,8 @@ export class Engine implements EngineApi {
   private cache: BlobCache | null = null;
   private model: LoadedModel | null = null;
   private edit: ActiveEdit | null = null;
+  /** Edits kept alive after being replaced, by id, so comparison columns can still generate with them. */
+  private readonly keptEdits = new Map<string, ActiveEdit>();
   private readonly queue = new JobQueue();
   private readonly jobs = new Map<string, AbortController>();
   private readonly listeners = new Set<(event: EngineEvent) => void>();
@@ -109,8 +111,10 @@ export class Engine implements EngineApi {
       // Only now does the new pack replace the old one: a failed load loses nothing.
       const previous = this.model;
       this.model = model;
-      releaseEdit(this.edit);
+      this.retireEdit(this.edit);
       this.edit = null;
+      // Kept edits were made for the previous pack's weights.
+      this.dropKeptEdits();
       await previous?.release();
       report({ phase: 'ready', ...totals });
       return opened.summary;
@@ -135,7 +139,7 @@ export class Engine implements EngineApi {
       return await this.queue.run(async () => {
         controller.signal.throwIfAborted();
         const model = this.requireModel();
-        const edit = params.variant === 'edited' ? this.edit : null;
+        const edit = params.variant === 'edited' ? this.editFor(params.editId) : null;
         const dims = model.pack.manifest.dims;
         const started = performance.now();
         notify({ jobId: params.jobId, phase: 'encode', step: 0, steps: params.steps });
@@ -182,6 +186,25 @@ export class Engine implements EngineApi {
     }
   }
 
+  async keepEdit(editId: string): Promise<boolean> {
+    return this.queue.run(async () => {
+      if (this.edit?.id !== editId) return this.keptEdits.has(editId);
+      // The same recipe computed again is a new object: the older copy is freed, not leaked.
+      const older = this.keptEdits.get(editId);
+      if (older && older !== this.edit) releaseEdit(older);
+      this.keptEdits.set(editId, this.edit);
+      return true;
+    });
+  }
+
+  async releaseKeptEdit(editId: string): Promise<void> {
+    await this.queue.run(async () => {
+      const kept = this.keptEdits.get(editId);
+      this.keptEdits.delete(editId);
+      if (kept && kept !== this.edit) releaseEdit(kept);
+    });
+  }
+
   async cancel(jobId: string): Promise<void> {
     this.jobs.get(jobId)?.abort(new DOMException(`generation ${jobId} was cancelled`, 'AbortError'));
   }
@@ -220,7 +243,7 @@ export class Engine implements EngineApi {
 
   async clearEdit(): Promise<void> {
     await this.queue.run(async () => {
-      releaseEdit(this.edit);
+      this.retireEdit(this.edit);
       this.edit = null;
     });
   }
@@ -295,7 +318,7 @@ export class Engine implements EngineApi {
       }
       const id = await sha256Hex(concatBytes(new TextEncoder().encode(`lora:${strength}:`), bytes));
       const summary: LoraImportSummary = { fileName, strength, applied: imported.applied, notApplied: imported.notApplied, editId: id };
-      releaseEdit(this.edit);
+      this.retireEdit(this.edit);
       this.edit = { kind: 'lora', id, deltas, summary };
       return summary;
     });
@@ -322,8 +345,9 @@ export class Engine implements EngineApi {
   }
 
   async dispose(): Promise<void> {
-    releaseEdit(this.edit);
+    this.retireEdit(this.edit);
     this.edit = null;
+    this.dropKeptEdits();
     await this.model?.release();
     this.model = null;
     this.context?.destroy();
@@ -381,7 +405,7 @@ export class Engine implements EngineApi {
     await ctx.sync();
     summary.ms.total = performance.now() - started;
     const next: ActiveEdit = { kind: 'closed-form', id, operator: solved.operator, problem: built.problem, recipe: solved.recipe, deltas, summary };
-    releaseEdit(this.edit);
+    this.retireEdit(this.edit);
     this.edit = next;
     return summary;
   }
@@ -432,6 +456,7 @@ export class Engine implements EngineApi {
         // Everything on the old device is gone; the pack reloads from the cache on the next load.
         this.model = null;
         this.edit = null;
+        this.keptEdits.clear();
         this.emit({ type: 'device-restored', report });
       }
     } catch (error) {
@@ -442,6 +467,25 @@ export class Engine implements EngineApi {
           : { state: 'unavailable', message: `WebGPU device could not be created: ${(error as Error).message}`, advice: [] };
     }
     return this.lastStatus;
+  }
+
+  /** The edit an 'edited' job uses: the current one, or the kept edit it names. */
+  private editFor(editId: string | undefined): ActiveEdit | null {
+    if (editId === undefined || editId === this.edit?.id) return this.edit;
+    const kept = this.keptEdits.get(editId);
+    if (!kept) throw new InputError(`generate: editId: the edit ${editId.slice(0, 12)} is neither current nor kept (keepEdit it while it is current)`);
+    return kept;
+  }
+
+  /** Frees a replaced edit's GPU factors unless a comparison still keeps it. */
+  private retireEdit(edit: ActiveEdit | null): void {
+    if (edit && this.keptEdits.get(edit.id) === edit) return;
+    releaseEdit(edit);
+  }
+
+  private dropKeptEdits(): void {
+    for (const kept of this.keptEdits.values()) if (kept !== this.edit) releaseEdit(kept);
+    this.keptEdits.clear();
   }
 
   private emit(event: EngineEvent): void {
