@@ -1,0 +1,106 @@
+import type { Judge, JudgeImage, PromptScorer } from './judges/judge.ts';
+import { scoreImages, type JudgedImage } from './metrics.ts';
+import type { EvaluationProtocol } from './protocol.ts';
+import { REPORT_FORMAT, REPORT_VERSION, type EditReference, type EvaluationReport, type EvaluationRun } from './report.ts';
+
+/** Makes one image of the protocol; `variant` picks the original model or the edited one. */
+export interface ImageSource {
+  generate(request: { prompt: string; seed: number; variant: 'original' | 'edited' }, signal: AbortSignal): Promise<{ image: JudgeImage; editId: string | null }>;
+}
+
+/** A run to make: its label, which model, and what the report records about that model. */
+export interface PlannedRun {
+  label: string;
+  variant: 'original' | 'edited';
+  edit: EditReference;
+}
+
+export interface EvaluationProgress {
+  /** Images generated and judged so far, over all runs. */
+  done: number;
+  total: number;
+  run: string;
+  prompt: string;
+  seed: number;
+  elapsedMs: number;
+  /** Remaining time at the mean pace so far (null before the first image). */
+  etaMs: number | null;
+}
+
+/** An image as it was judged, for the studio's grid (before above after). */
+export interface EvaluatedImage {
+  run: number;
+  prompt: number;
+  seed: number;
+  image: JudgeImage;
+  probabilities: number[];
+}
+
+export interface EvaluationOptions {
+  protocol: EvaluationProtocol;
+  runs: PlannedRun[];
+  judge: Judge;
+  /** CLIP score of each image against its prompt, when given. */
+  scorer?: PromptScorer;
+  source: ImageSource;
+  pack: { id: string; description: string };
+  signal?: AbortSignal;
+  onProgress?: (progress: EvaluationProgress) => void;
+  onImage?: (image: EvaluatedImage) => void;
+  /** Monotonic milliseconds (tests pass a fake clock). */
+  now?: () => number;
+}
+
+/** An edited run's images came from a different edit than its first one: the edit changed underneath. */
+export class EditChangedError extends Error {
+  override readonly name = 'EditChangedError';
+}
+
+/**
+ * The protocol for every run: each prompt at each seed, judged (one judge batch per prompt's K
+ * seeds), scored. Runs share the prompts and seeds, so "before" and "after" differ only by the edit.
+ */
+export async function runEvaluation(options: EvaluationOptions): Promise<EvaluationReport> {
+  const { protocol, runs, judge, scorer, source } = options;
+  const signal = options.signal ?? new AbortController().signal;
+  const now = options.now ?? (() => performance.now());
+  const total = runs.length * protocol.prompts.length * protocol.seeds.length;
+  const started = now();
+  let done = 0;
+  const results: EvaluationRun[] = [];
+  for (const [runIndex, run] of runs.entries()) {
+    const runStarted = now();
+    const images: JudgedImage[] = [];
+    let editId: string | null | undefined;
+    for (const [promptIndex, prompt] of protocol.prompts.entries()) {
+      const batch: JudgeImage[] = [];
+      for (const seed of protocol.seeds) {
+        signal.throwIfAborted();
+        const made = await source.generate({ prompt: prompt.text, seed, variant: run.variant }, signal);
+        if (editId === undefined) editId = made.editId;
+        else if (made.editId !== editId) throw new EditChangedError(`evaluation: run "${run.label}" began with edit ${editId ?? 'none'} but image "${prompt.text}" seed ${seed} came from ${made.editId ?? 'none'}; keep the edit until the evaluation ends`);
+        if (run.variant === 'edited' && made.editId === null) throw new EditChangedError(`evaluation: run "${run.label}" asks for the edited model, but there is no edit`);
+        batch.push(made.image);
+        done++;
+        const elapsedMs = now() - started;
+        options.onProgress?.({ done, total, run: run.label, prompt: prompt.text, seed, elapsedMs, etaMs: (elapsedMs / done) * (total - done) });
+      }
+      const probabilities = await judge.classify(batch);
+      const clip = scorer ? await scorer.score(batch, batch.map(() => prompt.text)) : null;
+      protocol.seeds.forEach((seed, i) => {
+        images.push({ prompt: promptIndex, seed, probabilities: probabilities[i], ...(clip ? { clipScore: clip[i] } : {}) });
+        options.onImage?.({ run: runIndex, prompt: promptIndex, seed, image: batch[i], probabilities: probabilities[i] });
+      });
+    }
+    results.push({ label: run.label, edit: run.edit, images, metrics: scoreImages(protocol, judge.labels, images), ms: now() - runStarted });
+  }
+  return {
+    format: REPORT_FORMAT,
+    version: REPORT_VERSION,
+    pack: options.pack,
+    protocol,
+    judge: { descriptor: judge.descriptor, labels: [...judge.labels] },
+    ...(scorer ? { clipScore: { model: scorer.model } } : {}),
+    runs: results,
+  };
+}
