@@ -4,7 +4,7 @@
  * bench page alike (no Node imports). Also times the two Conv strategies on an SD-sized layer.
  */
 import type { GpuContext } from '../src/gpu/context.ts';
-import { loadUnetPieces, runPieces } from '../src/gpu/autograd/unet-pieces.ts';
+import { loadUnetPieces, runPieces } from '../src/training/unet-pieces.ts';
 import { conv2d } from '../src/gpu/kernels/conv2d.ts';
 import type { GpuTensor } from '../src/gpu/tensor.ts';
 import { convertExport, memorySource, MemorySink } from '../src/model/converter/index.ts';

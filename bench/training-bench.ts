@@ -3,18 +3,18 @@
  * tiny-sd15 pack at batch 1, 16x8 latent: our plain forward, forward + backward per K/V-LoRA
  * step and the step's peak memory (unfused, fused attention, and under a memory budget a third
  * of the fused peak); and beside our forward, onnxruntime-web's forward of the same pieces on
- * the same GPUDevice (PieceChainUnet, the generation path), timed in interleaved rounds.
+ * the same GPUDevice (UnetRunner, the generation path), timed in interleaved rounds.
  */
 import type { GpuContext } from '../src/gpu/context.ts';
 import { forgedPack } from '../src/diagnostics/forged-pack.ts';
 import type { OnnxRunner } from '../src/pipeline/onnx/runner.ts';
 import { loadCrossAttentionWeights } from '../src/pipeline/unet/cross-attention-weights.ts';
 import { projectKv } from '../src/pipeline/unet/kv-projection.ts';
-import { PieceChainUnet } from '../src/pipeline/unet/piece-chain.ts';
+import { UnetRunner } from '../src/pipeline/unet/unet-runner.ts';
 import { SeededRandom } from '../src/util/random.ts';
 import { timePerRun } from './timing.ts';
-import { benchTrainingStep, type TrainingStepBenchRow } from './training-step.ts';
-import { loadUnetPieces, runPieces, type UnetShape } from '../src/gpu/autograd/unet-pieces.ts';
+import { benchTrainingStep, type TrainingStepBenchRow } from './training-step-bench.ts';
+import { loadUnetPieces, runPieces, type UnetShape } from '../src/training/unet-pieces.ts';
 
 export interface TrainingBenchResult {
   steps: TrainingStepBenchRow[];
@@ -44,7 +44,7 @@ export async function benchTraining(ctx: GpuContext, runner: OnnxRunner, log: (l
   const embedding = ctx.upload(random.normalArray(SHAPE.batch * textTokens * textHidden), [SHAPE.batch, textTokens, textHidden]);
   const weights = await loadCrossAttentionWeights(ctx, pack);
   const kv = projectKv(ctx, embedding, weights);
-  const unet = await PieceChainUnet.create(runner, pack);
+  const unet = await UnetRunner.create(runner, pack);
   const conditioning = await unet.conditioning(ctx, kv);
   const graphs = await loadUnetPieces(ctx, pack.manifest, pack.bytes, SHAPE);
   const given = new Map([

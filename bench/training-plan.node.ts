@@ -1,12 +1,12 @@
 /**
- * Prints bench/training-plan.ts for a pack folder: `node bin/run-ts.mjs bench/training-plan.node.ts
+ * Prints src/training/training-plan.ts for a pack folder: `node bin/run-ts.mjs bench/training-plan.node.ts
  * --pack DIR [--latent 64x64] [--batch 1] [--budgets 1,2,4] (GiB) [--fused]`.
  */
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { MANIFEST_FILE, parseManifest } from '../src/model/manifest.ts';
-import { trainingPlan } from './training-plan.ts';
+import { trainingPlan } from '../src/training/training-plan.ts';
 
 const { values } = parseArgs({ options: { pack: { type: 'string' }, latent: { type: 'string' }, batch: { type: 'string' }, budgets: { type: 'string' }, fused: { type: 'boolean' } } });
 if (!values.pack) throw new Error('--pack DIR is required');

@@ -4,7 +4,7 @@ import type { OnnxRunner, Tensor } from '../src/pipeline/onnx/runner.ts';
 import { readFloat32 } from '../src/pipeline/onnx/runner.ts';
 import { loadCrossAttentionWeights } from '../src/pipeline/unet/cross-attention-weights.ts';
 import { projectKv } from '../src/pipeline/unet/kv-projection.ts';
-import { PieceChainUnet } from '../src/pipeline/unet/piece-chain.ts';
+import { UnetRunner } from '../src/pipeline/unet/unet-runner.ts';
 import { SeededRandom } from '../src/util/random.ts';
 import { timePerRun } from './timing.ts';
 
@@ -54,7 +54,7 @@ export async function benchUnetStep(ctx: GpuContext, runner: OnnxRunner, log: (l
   const embeddingTensor = ctx.upload(embedding, [batch, textTokens, textHidden]);
   const kv = projectKv(ctx, embeddingTensor, weights);
   ctx.flush();
-  const unet = await PieceChainUnet.create(runner, pack);
+  const unet = await UnetRunner.create(runner, pack);
   const conditioning = await unet.conditioning(ctx, kv);
   const chainStep = async () => {
     await unet.predict(sample, shape, 500, conditioning);

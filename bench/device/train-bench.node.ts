@@ -1,7 +1,7 @@
 /**
  * The training bench for a machine with a real GPU, in Node (Dawn), carried there by
  * tools/device (no npm on that machine). For each preset it forges the export, converts it to a
- * pack on disk, and measures with bench/training-step.ts: the plain forward, forward + backward
+ * pack on disk, and measures with bench/training-step-bench.ts: the plain forward, forward + backward
  * per step and the step's peak memory, recorded and under a memory budget; for tiny-sd15 it also
  * runs the 100-step Adam sanity fit. It saves one forward's inputs and output so that
  * a PyTorch run of the same pack can be compared against it.
@@ -14,12 +14,13 @@ import { parseArgs } from 'node:util';
 import { acquireDevice } from '../../src/gpu/device.ts';
 import { GpuContext } from '../../src/gpu/context.ts';
 import { nodeGpu } from '../../src/gpu/node-gpu.ts';
-import { runPieces, type UnetShape } from '../../src/gpu/autograd/unet-pieces.ts';
+import { runPieces, type UnetShape } from '../../src/training/unet-pieces.ts';
 import { runConvertCli } from '../../src/model/converter/cli.ts';
 import { forge } from '../../src/model/forge/forge-to-directory.ts';
 import type { ForgePresetName } from '../../src/model/forge/presets.ts';
 import type { PackManifest } from '../../src/model/manifest.ts';
-import { benchTrainingStep, fitKvLora, promptAInputs, setUpTraining, type TrainingStepBenchRow } from '../training-step.ts';
+import { fitKvLora, promptAInputs, setUpTraining } from '../../src/training/training-step.ts';
+import { benchTrainingStep, type TrainingStepBenchRow } from '../training-step-bench.ts';
 
 const { values } = parseArgs({ options: { work: { type: 'string' }, out: { type: 'string' }, presets: { type: 'string' }, 'sanity-steps': { type: 'string' }, budget: { type: 'string' } } });
 const work = values.work ?? '/tmp/lethe-train-bench';

@@ -4,7 +4,7 @@ import type { OnnxRunner } from '../pipeline/onnx/runner.ts';
 import { readFloat32 } from '../pipeline/onnx/runner.ts';
 import { loadCrossAttentionWeights } from '../pipeline/unet/cross-attention-weights.ts';
 import { projectKv } from '../pipeline/unet/kv-projection.ts';
-import { PieceChainUnet } from '../pipeline/unet/piece-chain.ts';
+import { UnetRunner } from '../pipeline/unet/unet-runner.ts';
 import { halfBitsToFloat32 as halfToFloat, toHalf } from '../util/half.ts';
 import { SeededRandom } from '../util/random.ts';
 import { forgedPack } from './forged-pack.ts';
@@ -57,7 +57,7 @@ export async function checkPackParity(ctx: GpuContext, runner: OnnxRunner, prese
   const embeddingTensor = ctx.upload(embeddingInput, [batch, textTokens, textHidden]);
   const kv = projectKv(ctx, embeddingTensor, weights);
   ctx.flush();
-  const unet = await PieceChainUnet.create(runner, pack);
+  const unet = await UnetRunner.create(runner, pack);
   const conditioning = await unet.conditioning(ctx, kv);
   const got = await unet.predict(sample, [batch, latentChannels, side, side], timestep, conditioning);
   conditioning.release();

@@ -32,7 +32,7 @@ import type { OnnxRunner } from '../pipeline/onnx/runner.ts';
 import { projectKv, type KvDeltas } from '../pipeline/unet/kv-projection.ts';
 import { exportEditAsLora, type LoraExport } from '../erasure/lora-export.ts';
 import { importLoraFile } from '../erasure/lora-import.ts';
-import type { UnetConditioning } from '../pipeline/unet/piece-chain.ts';
+import type { UnetConditioning } from '../pipeline/unet/unet-runner.ts';
 import { InputError } from '../util/errors.ts';
 import { sha256Hex } from '../util/sha256.ts';
 import type { ClosedFormProblem, EditOperator } from '../erasure/closed-form.ts';

@@ -5,7 +5,7 @@ import type { OnnxRunner } from '../pipeline/onnx/runner.ts';
 import { loadClipTokenizer, type ClipTokenizer } from '../pipeline/tokenizer/clip-tokenizer.ts';
 import { TextEncoderRunner } from '../pipeline/text-encoder.ts';
 import { loadCrossAttentionWeights, type CrossAttentionWeights } from '../pipeline/unet/cross-attention-weights.ts';
-import { PieceChainUnet } from '../pipeline/unet/piece-chain.ts';
+import { UnetRunner } from '../pipeline/unet/unet-runner.ts';
 import { VaeDecoderRunner } from '../pipeline/vae-decoder.ts';
 import { FormatError } from '../util/errors.ts';
 import type { PackSummary } from './api.ts';
@@ -19,7 +19,7 @@ export class LoadedModel {
     readonly pack: OpenedPack,
     readonly tokenizer: ClipTokenizer,
     readonly textEncoder: TextEncoderRunner,
-    readonly unet: PieceChainUnet,
+    readonly unet: UnetRunner,
     readonly vae: VaeDecoderRunner,
     readonly weights: CrossAttentionWeights,
     readonly schedulerConfig: unknown,
@@ -47,7 +47,7 @@ export class LoadedModel {
     onCompile(manifest.textEncoder.file);
     const textEncoder = await TextEncoderRunner.create(runner, files);
     onCompile('unet');
-    const unet = await PieceChainUnet.create(runner, files);
+    const unet = await UnetRunner.create(runner, files);
     onCompile(manifest.vaeDecoder.file);
     const vae = await VaeDecoderRunner.create(runner, files);
     const weights = await loadCrossAttentionWeights(ctx, files);
