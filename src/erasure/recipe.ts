@@ -16,6 +16,7 @@ import { parseConceptSet, type ConceptSet } from './concept-sets.ts';
 import { TEMPLATE_SLOT } from './prompt-templates.ts';
 import { REALERA_DEFAULTS, resolveRealEraOptions, type RealEraOptions } from './realera.ts';
 import { TOKEN_SELECTION_MODES, type TokenSelectionMode } from './token-selection.ts';
+import { canonicalFineTune, parseFineTuneOptions, type FineTuneOptions } from './fine-tune/fine-tune-options.ts';
 
 export const RECIPE_FORMAT = 'lethe-erasure-recipe';
 export const RECIPE_VERSION = 1;
@@ -60,6 +61,11 @@ export interface ErasureRecipe {
   /** Present exactly when method is 'realera'. */
   readonly realera: RecipeRealEra | null;
   readonly closedForm: RecipeClosedForm;
+  /**
+   * A fine-tuning run on top of (or instead of) the closed-form edit; absent or null: the
+   * closed-form edit alone. Optional, so recipes written before it parse and hash unchanged.
+   */
+  readonly fineTune?: FineTuneOptions | null;
 }
 
 const MAX_RECIPE_BYTES = 4 * 1024 * 1024;
@@ -84,7 +90,7 @@ export function parseRecipe(json: string, file: string): ErasureRecipe {
   } catch (error) {
     throw new FormatError(file, '(root)', `not JSON: ${(error as Error).message}`);
   }
-  const root = new Fields(file, '', value, ['format', 'version', 'lethe', 'pack', 'concepts', 'method', 'prompts', 'realera', 'closedForm']);
+  const root = new Fields(file, '', value, ['format', 'version', 'lethe', 'pack', 'concepts', 'method', 'prompts', 'realera', 'closedForm'], ['fineTune']);
   if (root.get('format') !== RECIPE_FORMAT) root.fail('format', `expected "${RECIPE_FORMAT}", got ${describe(root.get('format'))}`);
   if (root.get('version') !== RECIPE_VERSION) root.fail('version', `this build of Lethe reads recipe version ${RECIPE_VERSION}, got ${describe(root.get('version'))}`);
   const lethe = root.string('lethe', /^\d+\.\d+\.\d+([-+][0-9A-Za-z.-]+)?$/, 'a version like 0.1.0');
@@ -140,7 +146,9 @@ export function parseRecipe(json: string, file: string): ErasureRecipe {
     solver: closedFields.literal('solver', CLOSED_FORM_SOLVERS),
     device: closedFields.literal('device', SOLVE_DEVICES),
   };
-  return { format: RECIPE_FORMAT, version: RECIPE_VERSION, lethe, pack, concepts, method, prompts, realera, closedForm };
+  const fineTuneValue = root.get('fineTune');
+  const fineTune = fineTuneValue === undefined || fineTuneValue === null ? null : parseFineTuneOptions(fineTuneValue, (field, detail) => root.fail(`fineTune.${field}`, detail));
+  return { format: RECIPE_FORMAT, version: RECIPE_VERSION, lethe, pack, concepts, method, prompts, realera, closedForm, ...(fineTune ? { fineTune } : {}) };
 }
 
 /** A fresh object whose keys are in schema order, whatever order `recipe`'s were built in. */
@@ -171,6 +179,8 @@ function canonicalRecipe(recipe: ErasureRecipe): unknown {
       solver: recipe.closedForm.solver,
       device: recipe.closedForm.device,
     },
+    // Written only when present: a closed-form recipe keeps its bytes (and its edit id).
+    ...(recipe.fineTune ? { fineTune: canonicalFineTune(recipe.fineTune) } : {}),
   };
 }
 
@@ -183,11 +193,13 @@ class Fields {
     private readonly path: string,
     value: unknown,
     keys: readonly string[],
+    /** Keys that may be absent. */
+    optional: readonly string[] = [],
   ) {
     if (typeof value !== 'object' || value === null || Array.isArray(value))
       throw new FormatError(file, path || '(root)', `expected an object with ${keys.join(', ')}, got ${describe(value)}`);
     this.record = value as Record<string, unknown>;
-    for (const key of Object.keys(this.record)) if (!keys.includes(key)) this.fail(key, `unknown field; expected one of ${keys.join(', ')}`);
+    for (const key of Object.keys(this.record)) if (!keys.includes(key) && !optional.includes(key)) this.fail(key, `unknown field; expected one of ${[...keys, ...optional].join(', ')}`);
     for (const key of keys) if (!Object.hasOwn(this.record, key)) this.fail(key, 'missing');
   }
 

@@ -1,0 +1,51 @@
+/**
+ * RealEra's prediction noise alignment (Liu et al., section 4.3, eqs. 8-9, Algorithm 1 lines
+ * 25-31): a LoRA on top of the closed-form edit, trained so that the erase concept's noise
+ * prediction matches the original model's for the anchor, on z_t from the image the anchor
+ * prompt generates.
+ *   odd steps (1st, 3rd, ...):  ||eps(z_t, t, p_c) - eps_orig(z_t, t, p_c*)||^2              (8)
+ *   even steps:                 ||eps(z_t, t, p'_c) - eps_orig(z_t, t, p_c*)||^2
+ *                             + ||eps(z_t, t, p''_c) - eps_orig(z_t, t, p''_c)||^2            (9)
+ * p'_c is a neighbor of p_c's embedding and p''_c a beyond-concept sample, redrawn every step
+ * ("resample as step 2~23", line 28) with the recipe's RealEra window (one of each per step).
+ * The pair (p_c, p_c*) is a target or coref with its anchor, in a template, drawn per step; t is
+ * uniform over the training timesteps.
+ */
+import { erasurePairs } from '../concept-sets.ts';
+import { fillTemplate } from '../prompt-templates.ts';
+import { sampleRealEra } from '../realera.ts';
+import { pick, stepRandom, text, type LatentSample, type StepPlan } from './loss-terms.ts';
+import type { Objective, ObjectiveContext } from './objective.ts';
+
+export const realEraAlignment: Objective = {
+  async planStep(step: number, context: ObjectiveContext): Promise<StepPlan> {
+    const { options, concepts, templates } = context;
+    const random = stepRandom(options.seed, step);
+    const pairs = erasurePairs(concepts);
+    const samples: LatentSample[] = [];
+    for (let b = 0; b < options.batch; b++) {
+      const pair = pairs[pick(random, pairs.length)];
+      const template = templates[pick(random, templates.length)];
+      const erase = fillTemplate(template, pair.concept).text;
+      const anchor = fillTemplate(template, pair.anchor).text;
+      const timestep = pick(random, context.numTrainTimesteps);
+      const latent = { kind: 'anchor-image', prompt: anchor, timestep } as const;
+      // Step 0 is the paper's first (odd) step.
+      if (step % 2 === 0) {
+        samples.push({ latent, terms: [{ group: 'erase', weight: 1, input: text(erase), target: { kind: 'original', cond: text(anchor) } }] });
+        continue;
+      }
+      const drawn = sampleRealEra(await context.embed(erase), await context.embed(anchor), random, { ...context.realera, m: 1, n: 1 });
+      const neighbor = Float32Array.from(drawn.neighbors[0].erase);
+      const beyond = { kind: 'embedding', label: `beyond(${JSON.stringify(erase)}, r=${drawn.beyond[0].radius.toFixed(2)})`, values: Float32Array.from(drawn.beyond[0].embedding) } as const;
+      samples.push({
+        latent,
+        terms: [
+          { group: 'neighbor', weight: 1, input: { kind: 'embedding', label: `neighbor(${JSON.stringify(erase)}, r=${drawn.neighbors[0].radius.toFixed(2)})`, values: neighbor }, target: { kind: 'original', cond: text(anchor) } },
+          { group: 'beyond', weight: 1, input: beyond, target: { kind: 'original', cond: beyond } },
+        ],
+      });
+    }
+    return { step, samples };
+  },
+};
