@@ -1,4 +1,6 @@
+import { statSync } from 'node:fs';
 import { resolve } from 'node:path';
+import { InputNotFoundError } from '../util/errors.ts';
 import type { DemoPreset, PackSourceSpec } from '../engine/api.ts';
 import { UsageError } from './command.ts';
 
@@ -18,4 +20,12 @@ export function packSpecFromArg(value: string): PackSourceSpec {
     return { kind: 'hub', repo, ...(revision ? { revision } : {}), ...(process.env.LETHE_HUB_ENDPOINT ? { endpoint: process.env.LETHE_HUB_ENDPOINT } : {}), ...(process.env.HF_TOKEN ? { token: process.env.HF_TOKEN } : {}) };
   }
   return { kind: 'path', path: resolve(value) };
+}
+
+/** A `--pack` path must be an existing folder; checked before an engine (and a GPU device) starts for a typo. */
+export function checkPackArg(value: string): void {
+  if (value === 'demo' || value.startsWith('demo:') || value.startsWith('hub:')) return;
+  const info = statSync(resolve(value), { throwIfNoEntry: false });
+  if (!info) throw new InputNotFoundError(`--pack ${value}: no such folder; give a pack folder (the one with manifest.json), demo, or hub:owner/name`);
+  if (!info.isDirectory()) throw new InputNotFoundError(`--pack ${value} is a file; give the pack folder (the one with manifest.json)`);
 }

@@ -19,3 +19,18 @@ export class ShapeError extends Error {
 export class InputError extends Error {
   override readonly name = 'InputError';
 }
+
+/** A file or folder the user named does not exist (a CLI path, a picked file that vanished). */
+export class InputNotFoundError extends Error {
+  override readonly name = 'InputNotFoundError';
+}
+
+/** An output (a file or folder the user asked for) cannot be written; nothing partial is left. */
+export class OutputError extends Error {
+  override readonly name = 'OutputError';
+}
+
+/** The model cache cannot store a file: its folder cannot be created or written (a full cache is StorageFullError). */
+export class CacheWriteError extends Error {
+  override readonly name = 'CacheWriteError';
+}

@@ -6,6 +6,7 @@
  * their own: `--concept "van gogh" --coref vincent --concept monet --anchor "a painter"`.
  */
 import { UsageError } from '../command.ts';
+import { InputError, InputNotFoundError } from '../../util/errors.ts';
 import type { EraseRequest } from '../../engine/api.ts';
 import { CONCEPT_KINDS, defineConceptSet, type ConceptKind, type ConceptSetInput } from '../../erasure/concept-sets.ts';
 import { ERASURE_METHODS, type ErasureMethod } from '../../erasure/recipe.ts';
@@ -162,6 +163,7 @@ function readPreserveFile(path: string, readText: (path: string) => string): str
   try {
     text = readText(path);
   } catch (error) {
+    if (error instanceof InputError || error instanceof InputNotFoundError) throw error;
     throw new UsageError(`--preserve-file: cannot read ${JSON.stringify(path)}: ${(error as Error).message}`);
   }
   const list = parsePreserveList(text);

@@ -3,7 +3,6 @@
  * uses, writes its recipe, and optionally the edited cross-attention weights and a dump of the
  * constraint vectors and M.
  */
-import { readFileSync, writeFileSync } from 'node:fs';
 import type { CliCommand } from '../command.ts';
 import { ERASE_USAGE, parseEraseArgs } from './erase-args.ts';
 import { editDumpFile, editedWeightsFile, type HostProjectionWeights } from './erase-files.ts';
@@ -12,7 +11,9 @@ import type { ClosedFormProblem, EditOperator } from '../../erasure/closed-form.
 import type { ErasureRecipe } from '../../erasure/recipe.ts';
 import type { CrossAttentionLayer } from '../../model/manifest.ts';
 import { InputError } from '../../util/errors.ts';
-import { packSpecFromArg } from '../pack-arg.ts';
+import { checkPackArg, packSpecFromArg } from '../pack-arg.ts';
+import { readInputText } from '../input-file.ts';
+import { checkOutputFile, writeOutputFile } from '../output-file.ts';
 
 /** The part of the Engine this command uses. */
 export interface EraseEngine {
@@ -26,7 +27,12 @@ export interface EraseEngine {
 export interface EraseCommandIo {
   createEngine(): Promise<EraseEngine>;
   readText(path: string): string;
-  writeFile(path: string, data: Uint8Array | string): void;
+  /** May return a promise (awaited); any other result is ignored. */
+  writeFile(path: string, data: Uint8Array | string, flag: string): unknown;
+  /** Throws when `path` cannot be written (before any work is done). */
+  checkOutput?(path: string, flag: string): void;
+  /** Throws when --pack names no folder (before any work is done). */
+  checkPack?(value: string): void;
   /** Results (stdout). */
   log(line: string): void;
   /** Progress (stderr). */
@@ -35,6 +41,8 @@ export interface EraseCommandIo {
 
 export async function runErase(args: string[], io: EraseCommandIo): Promise<number> {
   const parsed = parseEraseArgs(args, io.readText);
+  io.checkPack?.(parsed.pack);
+  for (const [path, flag] of [[parsed.out, '--out'], [parsed.weights, '--weights'], [parsed.dump, '--dump']] as const) if (path !== undefined) io.checkOutput?.(path, flag);
   const engine = await io.createEngine();
   try {
     let phase = '';
@@ -43,7 +51,7 @@ export async function runErase(args: string[], io: EraseCommandIo): Promise<numb
     });
     io.progress(`pack ${pack.id.slice(0, 12)} (${pack.family}, ${pack.crossAttentionLayers} cross-attention layers)`);
     const summary = await engine.erase(parsed.request);
-    io.writeFile(parsed.out, summary.recipe);
+    await io.writeFile(parsed.out, summary.recipe, '--out');
     io.log(
       [
         `edit ${summary.id}`,
@@ -59,11 +67,11 @@ export async function runErase(args: string[], io: EraseCommandIo): Promise<numb
       const metadata = { recipe: summary.recipe, editId: summary.id };
       if (parsed.weights !== undefined) {
         const { layers, host } = engine.crossAttentionHostWeights();
-        io.writeFile(parsed.weights, editedWeightsFile(edit.operator, layers, host, metadata));
+        await io.writeFile(parsed.weights, editedWeightsFile(edit.operator, layers, host, metadata), '--weights');
         io.log(`edited weights (${2 * layers.length} projections) -> ${parsed.weights}`);
       }
       if (parsed.dump !== undefined) {
-        io.writeFile(parsed.dump, editDumpFile(edit.operator, edit.problem, metadata));
+        await io.writeFile(parsed.dump, editDumpFile(edit.operator, edit.problem, metadata), '--dump');
         io.log(`constraint vectors and M -> ${parsed.dump}`);
       }
     }
@@ -84,8 +92,10 @@ export const eraseCommand: CliCommand = {
   run(args) {
     return runErase(args, {
       createEngine: async () => (await import('../../engine/node-engine.ts')).createNodeEngine(),
-      readText: (path) => readFileSync(path, 'utf8'),
-      writeFile: (path, data) => writeFileSync(path, data),
+      readText: (path) => readInputText(path, '--preserve-file'),
+      writeFile: (path, data, flag) => writeOutputFile(path, data, flag),
+      checkOutput: checkOutputFile,
+      checkPack: checkPackArg,
       log: (line) => console.log(line),
       progress: (line) => console.error(line),
     });

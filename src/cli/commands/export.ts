@@ -1,9 +1,9 @@
-import { readFile, writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { UsageError, type CliCommand } from '../command.ts';
 import type { EngineApi, LoraExportOptions, LoraExportResult, PackLoadProgress } from '../../engine/api.ts';
-import { InputError } from '../../util/errors.ts';
-import { packSpecFromArg } from '../pack-arg.ts';
+import { checkPackArg, packSpecFromArg } from '../pack-arg.ts';
+import { readInputText } from '../input-file.ts';
+import { checkOutputFile, writeOutputFile } from '../output-file.ts';
 
 /** What `lethe export` needs of the engine (the Node engine, or a stand-in in tests). */
 export type ExportEngine = Pick<EngineApi, 'loadPack' | 'applyRecipe' | 'exportLora'> & { dispose?(): unknown };
@@ -64,12 +64,9 @@ export function createExportCommand(createEngine: () => Promise<ExportEngine>): 
     usage: USAGE,
     async run(args) {
       const parsed = parseExportArgs(args);
-      let recipeJson: string;
-      try {
-        recipeJson = await readFile(parsed.recipe, 'utf8');
-      } catch (error) {
-        throw new InputError(`--recipe: cannot read ${parsed.recipe}: ${(error as Error).message}`);
-      }
+      const recipeJson = readInputText(parsed.recipe, '--recipe');
+      if (parsed.out !== null) checkOutputFile(parsed.out, '--out');
+      checkPackArg(parsed.pack);
       const engine = await createEngine();
       try {
         let phase = '';
@@ -85,7 +82,7 @@ export function createExportCommand(createEngine: () => Promise<ExportEngine>): 
         else console.log(`exact: rank ${result.rank}, no truncation`);
         if (skipped.length > 0) console.log(`not written (update exactly zero): ${skipped.join(', ')}`);
         const out = resolve(parsed.out ?? result.fileName);
-        await writeFile(out, result.bytes);
+        await writeOutputFile(out, result.bytes, '--out');
         console.log(`wrote ${out}: ${parsed.options.convention} ${parsed.options.dtype}, rank ${result.rank}, ${result.layers.length} projections, ${result.bytes.length} bytes`);
         return 0;
       } finally {

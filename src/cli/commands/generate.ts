@@ -1,8 +1,9 @@
-import { readFileSync, writeFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import type { CliCommand } from '../command.ts';
 import { choiceFlag, integerFlag, numberFlag, parseFlags, requireFlag } from '../flags.ts';
-import { packSpecFromArg } from '../pack-arg.ts';
+import { checkPackArg, packSpecFromArg } from '../pack-arg.ts';
+import { readInputBytes, readInputText } from '../input-file.ts';
+import { checkOutputFile, writeOutputFile } from '../output-file.ts';
 import { createNodeEngine } from '../../engine/node-engine.ts';
 import { encodePng } from '../../pipeline/image/index.ts';
 import { SCHEDULER_KINDS } from '../../pipeline/schedulers/scheduler.ts';
@@ -46,20 +47,25 @@ export const generateCommand: CliCommand = {
       variant: values.recipe || values.lora ? ('edited' as const) : ('original' as const),
     };
     const loraScale = numberFlag(values['lora-scale'], '--lora-scale', 1, -10, 10);
+    // Inputs and the output path are checked before the engine starts: a typo fails at once.
+    checkPackArg(values.pack ?? '');
+    checkOutputFile(out, '--out');
+    const recipeJson = values.recipe ? readInputText(values.recipe, '--recipe') : null;
+    const loraBytes = values.lora ? readInputBytes(values.lora, '--lora') : null;
     const engine = await createNodeEngine();
     try {
       const summary = await engine.loadPack(pack);
       console.error(`pack ${summary.description}`);
-      if (values.recipe) console.error(`edit ${(await engine.applyRecipe(readFileSync(values.recipe, 'utf8'))).id.slice(0, 12)}`);
-      if (values.lora) {
-        const imported = await engine.importLora(new Uint8Array(readFileSync(values.lora)), basename(values.lora), loraScale);
+      if (recipeJson !== null) console.error(`edit ${(await engine.applyRecipe(recipeJson)).id.slice(0, 12)}`);
+      if (values.lora && loraBytes) {
+        const imported = await engine.importLora(loraBytes, basename(values.lora), loraScale);
         console.error(`LoRA: ${imported.applied.length} projections applied at strength ${loraScale}` + (imported.notApplied.length ? `; not applied: ${imported.notApplied.join(', ')}` : ''));
       }
       const image = await engine.generate(params, (p) => {
         if (p.phase === 'denoise') process.stderr.write(`\rstep ${p.step}/${p.steps}`);
       });
       process.stderr.write('\n');
-      writeFileSync(out, await encodePng({ width: image.width, height: image.height, rgba: new Uint8ClampedArray(image.rgba) }));
+      await writeOutputFile(out, await encodePng({ width: image.width, height: image.height, rgba: new Uint8ClampedArray(image.rgba) }), '--out');
       console.log(`${out}: ${image.width}x${image.height}, seed ${image.seed}, ${image.ms.toFixed(0)} ms`);
       return 0;
     } finally {

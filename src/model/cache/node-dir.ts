@@ -5,6 +5,8 @@ import { join } from 'node:path';
 import { sha256HexSync } from '../../util/sha256.ts';
 import { assertSha256, type BlobCache, type BlobWriter, type CachedBlob, type CachedBlobInfo, type WriteOptions } from './blob-cache.ts';
 import { parseRefText } from './ref.ts';
+import { isStorageFull, StorageFullError } from './storage-full.ts';
+import { CacheWriteError } from '../../util/errors.ts';
 import { nodeFileStream } from '../sources/node-file-stream.ts';
 import { openVerifiedWriter, writeWholeStream, WriterRegistry, type PartialBlob } from './verified-writer.ts';
 
@@ -27,9 +29,14 @@ export class NodeDirBlobCache implements BlobCache {
   readonly description: string;
   private readonly writers = new WriterRegistry();
 
-  constructor(root: string = defaultNodeCacheDir()) {
+  /** Writes that would grow the cache past this fail as a full disk does (ENOSPC -> StorageFullError). */
+  readonly quotaBytes: number | null;
+
+  /** `quotaBytes` defaults to $LETHE_CACHE_MAX_BYTES (a cap on the cache's size; unset: the disk's). */
+  constructor(root: string = defaultNodeCacheDir(), options: { quotaBytes?: number } = {}) {
     this.root = root;
     this.description = `cache ${root}`;
+    this.quotaBytes = options.quotaBytes ?? quotaFromEnvironment();
   }
 
   private blobPath(sha256: string): string {
@@ -67,19 +74,27 @@ export class NodeDirBlobCache implements BlobCache {
     const release = this.writers.claim(sha256, this.description);
     try {
       const partialPath = final + PARTIAL;
-      await mkdir(join(this.root, 'blobs'), { recursive: true });
+      await mkdir(join(this.root, 'blobs'), { recursive: true }).catch((error: unknown) => {
+        throw notWritable(this.description, error);
+      });
       let existing = (await stat(partialPath).catch(ignoreMissing))?.size ?? 0;
       const tooLong = options.expectedBytes !== undefined && existing > options.expectedBytes;
       if (options.resume === false || tooLong) {
         await rm(partialPath, { force: true });
         existing = 0;
       }
-      const handle: FileHandle = await openFile(partialPath, 'a');
+      const handle: FileHandle = await openFile(partialPath, 'a').catch((error: unknown) => {
+        throw notWritable(this.description, error);
+      });
+      let used = this.quotaBytes === null ? 0 : await this.sizeBytes();
       const partial: PartialBlob = {
         existingBytes: existing,
         readExisting: () => nodeFileStream(partialPath, 0, existing),
         append: async (chunk) => {
+          if (this.quotaBytes !== null && used + chunk.length > this.quotaBytes)
+            throw Object.assign(new Error(`${this.description}: LETHE_CACHE_MAX_BYTES=${this.quotaBytes} reached`), { code: 'ENOSPC' });
           await handle.write(chunk);
+          used += chunk.length;
         },
         promote: async () => {
           await handle.sync();
@@ -138,10 +153,15 @@ export class NodeDirBlobCache implements BlobCache {
 
   async writeRef(name: string, sha256: string): Promise<void> {
     assertSha256(sha256);
-    await mkdir(join(this.root, 'refs'), { recursive: true });
     const path = this.refPath(name);
-    await writeFile(`${path}.tmp`, JSON.stringify({ name, sha256 }));
-    await rename(`${path}.tmp`, path);
+    try {
+      await mkdir(join(this.root, 'refs'), { recursive: true });
+      await writeFile(`${path}.tmp`, JSON.stringify({ name, sha256 }));
+      await rename(`${path}.tmp`, path);
+    } catch (error) {
+      await rm(`${path}.tmp`, { force: true }).catch(() => undefined);
+      throw isStorageFull(error) ? new StorageFullError(this.description, `the ref ${name}`, 0, null, error) : notWritable(this.description, error);
+    }
   }
 
   private refPath(name: string): string {
@@ -154,6 +174,22 @@ export class NodeDirBlobCache implements BlobCache {
 }
 
 function ignoreMissing(error: NodeJS.ErrnoException): null {
-  if (error.code === 'ENOENT') return null;
+  // ENOTDIR: a file stands where a folder of the cache should be; nothing is cached there.
+  if (error.code === 'ENOENT' || error.code === 'ENOTDIR') return null;
   throw error;
+}
+
+/** A cache folder that cannot be created or written (a file in the way, permissions, a read-only disk). */
+function notWritable(description: string, error: unknown): Error {
+  if (isStorageFull(error)) return error as Error;
+  const code = (error as NodeJS.ErrnoException).code ?? (error as Error).message;
+  return new CacheWriteError(`${description} cannot be written (${code}); make it a writable folder or set LETHE_CACHE_DIR to one`);
+}
+
+function quotaFromEnvironment(): number | null {
+  const text = process.env.LETHE_CACHE_MAX_BYTES;
+  if (text === undefined || text === '') return null;
+  const bytes = Number(text);
+  if (!Number.isSafeInteger(bytes) || bytes < 0) throw new CacheWriteError(`LETHE_CACHE_MAX_BYTES must be a whole number of bytes, got "${text}"`);
+  return bytes;
 }
