@@ -1,4 +1,4 @@
-import type { DemoPreset } from '../engine/api.ts';
+import type { DemoPreset } from '../model/pack-spec.ts';
 import { convertExport, memorySource, MemorySink } from '../model/converter/index.ts';
 import { forgeInMemory } from '../model/forge/forge.ts';
 import { MANIFEST_FILE, parseManifest } from '../model/manifest.ts';

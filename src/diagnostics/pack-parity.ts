@@ -1,5 +1,5 @@
 import type { GpuContext } from '../gpu/context.ts';
-import type { DemoPreset } from '../engine/api.ts';
+import type { DemoPreset } from '../model/pack-spec.ts';
 import type { OnnxRunner } from '../pipeline/onnx/runner.ts';
 import { readFloat32 } from '../pipeline/onnx/runner.ts';
 import { loadCrossAttentionWeights } from '../pipeline/unet/cross-attention-weights.ts';

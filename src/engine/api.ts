@@ -1,10 +1,15 @@
 import type { AdapterReport } from '../gpu/device.ts';
-import type { ConceptSetInput } from '../erasure/concept-sets.ts';
-import type { ClosedFormSolver } from '../erasure/closed-form.ts';
-import type { RealEraOptions } from '../erasure/realera.ts';
-import type { ErasureMethod } from '../erasure/recipe.ts';
-import type { TokenSelectionMode } from '../erasure/token-selection.ts';
 import type { SchedulerKind } from '../pipeline/schedulers/scheduler.ts';
+
+// Contracts owned by the layers below, re-exported so that the UI and the CLI import one file.
+export type { CacheInfo, DemoPreset, PackLoadProgress, PackSourceSpec, PackSummary } from '../model/pack-spec.ts';
+export type { EditSummary, EraseRequest } from '../erasure/erase-request.ts';
+export type { LoraExportOptions, LoraExportResult, LoraLayerError } from '../erasure/lora-export.ts';
+export type { LoraImportSummary } from '../erasure/lora-import.ts';
+import type { CacheInfo, PackLoadProgress, PackSourceSpec, PackSummary } from '../model/pack-spec.ts';
+import type { EditSummary, EraseRequest } from '../erasure/erase-request.ts';
+import type { LoraExportOptions, LoraExportResult } from '../erasure/lora-export.ts';
+import type { LoraImportSummary } from '../erasure/lora-import.ts';
 
 /** What the engine knows about its GPU, as the UI shows it. */
 export type GpuStatus =
@@ -13,6 +18,8 @@ export type GpuStatus =
 
 export type { KernelCheck } from '../gpu/self-test.ts';
 import type { KernelCheck } from '../gpu/self-test.ts';
+export type { EvaluationImage, EvaluationProgressEvent, EvaluationRequest, EvaluationResult, EvaluationRunRequest } from '../evaluation/evaluate.ts';
+import type { EvaluationProgressEvent, EvaluationRequest, EvaluationResult } from '../evaluation/evaluate.ts';
 
 export type EngineEvent =
   | { type: 'device-lost'; reason: string; message: string }
@@ -48,6 +55,11 @@ export interface EngineApi {
   releaseKeptEdit(editId: string): Promise<void>;
   /** Stops a running generate() within one denoising step. */
   cancel(jobId: string): Promise<void>;
+  /**
+   * The evaluation protocol: each prompt at each seed from the original model and/or edits, judged;
+   * Acc_e, Acc_s, Acc_g, H_o in a report that replays. Progress per image with an ETA; cancel(jobId) stops it.
+   */
+  evaluate(request: EvaluationRequest, onProgress?: (progress: EvaluationProgressEvent) => void): Promise<EvaluationResult>;
 
   /** Computes the closed-form edit and makes it current. */
   erase(request: EraseRequest): Promise<EditSummary>;
@@ -99,115 +111,8 @@ export interface GeneratedImage {
   editId: string | null;
 }
 
-export interface EraseRequest {
-  concepts: ConceptSetInput;
-  method: ErasureMethod;
-  /** Prompt templates with one "{}" each; default: the concept kind's templates. */
-  templates?: string[];
-  tokens: TokenSelectionMode;
-  /** RealEra sampling (method 'realera'); seed defaults to 0. */
-  realera?: { options?: Partial<RealEraOptions>; seed?: number };
-  closedForm?: { lambda?: number; eraseScale?: number; preserveScale?: number; solver?: ClosedFormSolver };
-}
-
-export interface EditSummary {
-  /** sha256 of the canonical recipe: identifies the edit. */
-  id: string;
-  /** Canonical recipe JSON: recomputes this edit bit for bit. */
-  recipe: string;
-  eraseVectors: number;
-  preserveVectors: number;
-  /** Rank of W' - W (= erase vectors). */
-  rank: number;
-  neighbors: number;
-  beyond: number;
-  solver: string;
-  ms: { encode: number; sample: number; solve: number; total: number };
-}
-
 export interface EditEffect {
   prompt: string;
   /** |eps_edited - eps_original| / |eps_original| for one fixed latent and timestep. */
   relativeChange: number;
-}
-
-export interface LoraExportOptions {
-  convention: 'diffusers' | 'kohya';
-  /** 'exact': rank = erase vectors, no truncation; a number: truncated SVD to that rank. */
-  rank: 'exact' | number;
-  dtype: 'fp16' | 'fp32';
-}
-
-export interface LoraLayerError {
-  module: string;
-  rank: number;
-  /** |Delta - Delta_r|_F / |Delta|_F (0 for exact exports). */
-  relativeError: number;
-}
-
-export interface LoraExportResult {
-  bytes: Uint8Array;
-  fileName: string;
-  rank: number;
-  layers: LoraLayerError[];
-  worstRelativeError: number;
-}
-
-export interface LoraImportSummary {
-  fileName: string;
-  strength: number;
-  /** Projections the file changes and Lethe applied. */
-  applied: string[];
-  /** Keys Lethe does not apply (self-attention, convolutions, text encoder, ...), listed, never dropped silently. */
-  notApplied: string[];
-  editId: string;
-}
-
-/** The built-in demo packs (forged in the engine, no download). */
-export type DemoPreset = 'tiny-sd15' | 'tiny-sd21';
-
-/** Where a model pack comes from. Browser-only kinds carry handles the worker can read. */
-export type PackSourceSpec =
-  | { kind: 'demo'; preset?: DemoPreset }
-  | { kind: 'hub'; repo: string; revision?: string; endpoint?: string; token?: string }
-  | { kind: 'directory'; handle: FileSystemDirectoryHandle }
-  | { kind: 'files'; files: File[] }
-  | { kind: 'path'; path: string };
-
-export interface PackLoadProgress {
-  phase: 'manifest' | 'download' | 'prepare' | 'compile' | 'ready';
-  file?: string;
-  bytesDone: number;
-  bytesTotal: number;
-  overallDone: number;
-  overallTotal: number;
-  cached?: boolean;
-}
-
-export interface PackSummary {
-  /** sha256 of the pack's manifest.json: identifies the exact weights. */
-  id: string;
-  family: string;
-  dtype: string;
-  description: string;
-  crossAttentionLayers: number;
-  /** Total size of the pack's files (manifest.json not counted). */
-  bytes: number;
-  /** Number of files in the pack (manifest.json not counted). */
-  files: number;
-  /** Bytes this load downloaded; the rest came from the cache. */
-  downloadedBytes: number;
-  /** Where the pack was read from, e.g. "hub huggingface.co/owner/name@main". */
-  source: string;
-}
-
-export interface CacheInfo {
-  /** Where the cache lives, e.g. "browser storage (OPFS) /lethe-cache". */
-  description: string;
-  /** Bytes used, partial downloads included. */
-  bytes: number;
-  /** Complete cached files. */
-  entries: number;
-  /** Storage quota reported by the browser, when it says. */
-  quotaBytes?: number;
 }

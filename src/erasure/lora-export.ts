@@ -9,7 +9,6 @@
  * itself in both conventions. lethe_pack_sha256 names the pack whose weights W gave up = W U
  * (the recipe in lethe_recipe keeps its own pack field).
  */
-import type { LoraExportOptions, LoraExportResult, LoraLayerError } from '../engine/api.ts';
 import { isCrossAttentionKeyValue } from '../formats/lora/module-grammar.ts';
 import type { LoraLayerDelta } from '../formats/lora/layer.ts';
 import { loraMetadata, type JsonValue } from '../formats/lora/metadata.ts';
@@ -21,6 +20,28 @@ import { truncateLora } from './lora-truncation.ts';
 import { serializeRecipe, type ErasureRecipe } from './recipe.ts';
 
 export type KvProjection = 'to_k' | 'to_v';
+
+export interface LoraExportOptions {
+  convention: 'diffusers' | 'kohya';
+  /** 'exact': rank = erase vectors, no truncation; a number: truncated SVD to that rank. */
+  rank: 'exact' | number;
+  dtype: 'fp16' | 'fp32';
+}
+
+export interface LoraLayerError {
+  module: string;
+  rank: number;
+  /** |Delta - Delta_r|_F / |Delta|_F (0 for exact exports). */
+  relativeError: number;
+}
+
+export interface LoraExportResult {
+  bytes: Uint8Array;
+  fileName: string;
+  rank: number;
+  layers: LoraLayerError[];
+  worstRelativeError: number;
+}
 
 /** One projection's low-rank update to export: W' = W + scale * up @ down. */
 export interface LoraExportLayer extends LoraFactors {

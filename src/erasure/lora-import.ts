@@ -23,6 +23,16 @@ import { InputError } from '../util/errors.ts';
 import { lowRankWithin } from './linalg/randomized-svd.ts';
 import type { KvProjection } from './lora-export.ts';
 
+export interface LoraImportSummary {
+  fileName: string;
+  strength: number;
+  /** Projections the file changes and Lethe applied. */
+  applied: string[];
+  /** Keys Lethe does not apply (self-attention, convolutions, text encoder, ...), listed, never dropped silently. */
+  notApplied: string[];
+  editId: string;
+}
+
 /** One projection's delta: W' = W + scale * up @ down. */
 export interface ImportedKvDelta {
   /** CrossAttentionLayer.index. */

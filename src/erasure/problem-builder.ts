@@ -26,7 +26,7 @@
  */
 import { InputError, ShapeError } from '../util/errors.ts';
 import { SeededRandom } from '../util/random.ts';
-import type { EraseRequest } from '../engine/api.ts';
+import type { EraseRequest } from './erase-request.ts';
 import type { PackFamily } from '../model/manifest.ts';
 import {
   cheaperSolver,

@@ -1,4 +1,4 @@
-import type { PackLoadProgress } from '../engine/api.ts';
+import type { PackLoadProgress } from './pack-spec.ts';
 import { MemorySink } from './converter/index.ts';
 import { buildPackFromDiffusers, packSourceReader } from './diffusers/index.ts';
 import { MemoryPackSource } from './memory-source.ts';

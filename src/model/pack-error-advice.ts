@@ -1,4 +1,4 @@
-import type { PackSourceSpec } from '../engine/api.ts';
+import type { PackSourceSpec } from './pack-spec.ts';
 
 /** A failed pack load as the UI and the CLI show it. */
 export interface PackErrorView {

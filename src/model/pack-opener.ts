@@ -1,4 +1,4 @@
-import type { CacheInfo, DemoPreset, PackLoadProgress, PackSourceSpec, PackSummary } from '../engine/api.ts';
+import type { CacheInfo, DemoPreset, PackLoadProgress, PackSourceSpec, PackSummary } from './pack-spec.ts';
 import { formatBytes } from '../gpu/device.ts';
 import type { BlobCache } from './cache/blob-cache.ts';
 import { MemoryBlobCache } from './cache/memory.ts';
