@@ -11,6 +11,7 @@ import { REALERA_DEFAULTS } from '../erasure/realera.ts';
 import type { ErasureMethod, ErasureRecipe } from '../erasure/recipe.ts';
 import type { TokenSelectionMode } from '../erasure/token-selection.ts';
 import { InputError } from '../util/errors.ts';
+import { describeEntered, messageInWords } from './field-words.ts';
 
 export interface ChipValue {
   concept: string;
@@ -89,6 +90,19 @@ export function withMethod(form: ConceptForm, method: ErasureMethod): ConceptFor
   return { ...form, method, ...closedFormPreset(method) };
 }
 
+const SETTING_NAMES: Record<keyof ClosedFormSettings, string> = { lambda: 'lambda', eraseScale: 'erase scale', preserveScale: 'preserve scale' };
+
+/**
+ * What switching the method changes besides the method, in words ("preserve scale 1 → 0.1"), so
+ * the panel can say it instead of changing a setting silently. Empty when nothing else changes.
+ */
+export function methodSwitchChanges(before: ConceptForm, after: ConceptForm): string[] {
+  const changes: string[] = [];
+  for (const key of Object.keys(SETTING_NAMES) as (keyof ClosedFormSettings)[])
+    if (before[key] !== after[key]) changes.push(`${SETTING_NAMES[key]} ${before[key]} → ${after[key]}`);
+  return changes;
+}
+
 /** Every concept the form erases or keeps, normalized, for de-duplication. */
 function claimedConcepts(form: ConceptForm): Set<string> {
   const claimed = new Set<string>();
@@ -142,12 +156,20 @@ export function conceptSetInput(form: ConceptForm): ConceptSetInput {
  */
 export function eraseRequestFor(form: ConceptForm): EraseRequest {
   const input = conceptSetInput(form);
-  if (input.targets.length === 0) throw new InputError('Enter a concept to erase.');
-  const concepts: ConceptSet = parseConceptSet(input, 'concepts');
+  if (input.targets.length === 0) throw new InputError('Type a concept to erase in the concept field (for example "cat").');
+  checkWeights(form);
+  let concepts: ConceptSet;
+  try {
+    concepts = parseConceptSet(input, 'concepts');
+  } catch (error) {
+    // The parser names data paths ("targets[0].anchor"); the panel names what the user sees.
+    if (error instanceof InputError) throw new InputError(messageInWords(error.message, form));
+    throw error;
+  }
   // lambda > 0 keeps the system positive definite with fewer constraint vectors than dimensions.
-  if (!Number.isFinite(form.lambda) || form.lambda <= 0) throw new InputError(`lambda must be a number > 0, got ${form.lambda}.`);
-  checkNumber(form.eraseScale, 'erase scale', 0);
-  checkNumber(form.preserveScale, 'preserve scale', 0);
+  if (!Number.isFinite(form.lambda) || form.lambda <= 0) throw new InputError(`Lambda must be a number above 0; ${describeEntered(form.lambda)}. Type a value such as 0.5.`);
+  checkNumber(form.eraseScale, 'Erase scale', 0, 1);
+  checkNumber(form.preserveScale, 'Preserve scale', 0, 1);
   const request: EraseRequest = {
     concepts: toInput(concepts),
     method: form.method,
@@ -156,13 +178,14 @@ export function eraseRequestFor(form: ConceptForm): EraseRequest {
   };
   if (form.method === 'realera') {
     const r = form.realera;
-    if (!(r.s1 >= -1 && r.s1 <= 1)) throw new InputError(`RealEra S1 must be a cosine in [-1, 1], got ${r.s1}.`);
-    if (!(r.s2 >= -1 && r.s2 <= r.s1)) throw new InputError(`RealEra S2 must be in [-1, S1 = ${r.s1}], got ${r.s2}.`);
-    if (!Number.isInteger(r.m) || r.m < 0) throw new InputError(`RealEra M must be a whole number >= 0, got ${r.m}.`);
-    if (!Number.isInteger(r.n) || r.n < 0) throw new InputError(`RealEra N must be a whole number >= 0, got ${r.n}.`);
-    if (!(r.d1 > 0)) throw new InputError(`RealEra D1 must be > 0, got ${r.d1}.`);
-    if (!(r.d2 > r.d1)) throw new InputError(`RealEra D2 must be greater than D1 = ${r.d1}, got ${r.d2}.`);
-    if (!Number.isInteger(r.seed) || r.seed < 0 || r.seed > 0xffffffff) throw new InputError(`RealEra seed must be a whole number in 0..4294967295, got ${r.seed}.`);
+    const entered = (v: number) => describeEntered(v);
+    if (!(r.s1 >= -1 && r.s1 <= 1)) throw new InputError(`RealEra S1 must be a cosine between -1 and 1; ${entered(r.s1)}.`);
+    if (!(r.s2 >= -1 && r.s2 <= r.s1)) throw new InputError(`RealEra S2 must be between -1 and S1 (${r.s1}); ${entered(r.s2)}.`);
+    if (!Number.isInteger(r.m) || r.m < 0) throw new InputError(`RealEra M (neighbors) must be a whole number, 0 or more; ${entered(r.m)}.`);
+    if (!Number.isInteger(r.n) || r.n < 0) throw new InputError(`RealEra N (beyond samples) must be a whole number, 0 or more; ${entered(r.n)}.`);
+    if (!(r.d1 > 0)) throw new InputError(`RealEra D1 (neighbor radius) must be above 0; ${entered(r.d1)}.`);
+    if (!(r.d2 > r.d1)) throw new InputError(`RealEra D2 (beyond radius) must be greater than D1 (${r.d1}); ${entered(r.d2)}.`);
+    if (!Number.isInteger(r.seed) || r.seed < 0 || r.seed > 0xffffffff) throw new InputError(`RealEra seed must be a whole number from 0 to 4294967295; ${entered(r.seed)}.`);
     request.realera = { options: { s1: r.s1, s2: r.s2, m: r.m, n: r.n, d1: r.d1, d2: r.d2 }, seed: r.seed };
   }
   return request;
@@ -201,8 +224,22 @@ function toInput(set: ConceptSet): ConceptSetInput {
   };
 }
 
-function checkNumber(value: number, label: string, min: number): void {
-  if (!Number.isFinite(value) || value < min) throw new InputError(`${label} must be a number >= ${min}, got ${value}.`);
+function checkNumber(value: number, label: string, min: number, example: number): void {
+  if (!Number.isFinite(value) || value < min) throw new InputError(`${label} must be a number, ${min} or more; ${describeEntered(value)}. Type a value such as ${example}.`);
+}
+
+/** Every weight box of the form, named by the concept it belongs to. */
+function checkWeights(form: ConceptForm): void {
+  const check = (weight: number, owner: string) => {
+    if (!Number.isFinite(weight) || weight <= 0) throw new InputError(`The weight of ${owner} must be a number above 0; ${describeEntered(weight)}. Type 1 for full strength.`);
+  };
+  for (const target of form.targets) {
+    if (target.concept.trim() === '') continue;
+    check(target.weight, `"${target.concept.trim()}"`);
+    for (const coref of target.corefs) check(coref.weight, `the coref "${coref.concept}"`);
+  }
+  for (const chip of form.retains) check(chip.weight, `the retained concept "${chip.concept}"`);
+  for (const chip of form.preserve) check(chip.weight, `the preserved concept "${chip.concept}"`);
 }
 
 function normalize(concept: string): string {

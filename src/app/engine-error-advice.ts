@@ -4,6 +4,7 @@
  * survives comlink. The panels show title, advice and the raw message, never only the console.
  */
 import type { PackErrorView } from '../model/pack-error-advice.ts';
+import { messageInWords } from './field-words.ts';
 
 export type EngineErrorView = PackErrorView;
 
@@ -59,7 +60,8 @@ export function describeEngineError(error: unknown, call: EngineCall): EngineErr
     default:
       break;
   }
-  if (name === 'InputError' || name === 'FormatError') return view(`${WHAT[call]} ${firstSentence(message)}`, 'Correct the value named above and try again.');
+  // The message itself names the field and what it should be: said once, as the advice.
+  if (name === 'InputError' || name === 'FormatError') return { title: WHAT[call], advice: messageInWords(firstSentence(message)), detail: '' };
   return view(WHAT[call], 'Try again; if it keeps failing, reload the page and report the message below.');
 }
 

@@ -1,4 +1,5 @@
 import type { DemoPreset, PackLoadProgress, PackSourceSpec } from '../engine/api.ts';
+import { formatBytes } from '../gpu/device.ts';
 import { InputError } from '../util/errors.ts';
 
 /** The model panel's source choices and what they need; pure, so it is testable without a DOM. */
@@ -100,3 +101,33 @@ export function percent(done: number, total: number): number {
   if (total <= 0) return 100;
   return Math.min(100, Math.max(0, (done / total) * 100));
 }
+
+export type LoadOutcome = 'loading' | 'done' | 'failed';
+
+/**
+ * The overall line of a pack load, in words: a bar never claims 100% unless the load finished,
+ * and a size never known (a load that failed before reading the manifest) is said as unknown.
+ * The built-in demo pack is made in this tab and stored in the cache, so it is "storing", never
+ * "downloading".
+ */
+export function loadLine(view: PackLoadView, outcome: LoadOutcome, source: ModelSourceChoice): { text: string; numbers: string; fraction: number | null } {
+  const known = view.overallTotal > 0;
+  const sizes = known ? `${formatBytes(view.overallDone)} of ${formatBytes(view.overallTotal)}` : '';
+  if (outcome === 'failed') {
+    return { text: known ? 'Stopped' : 'Stopped before the pack size was known', numbers: sizes, fraction: known ? Math.min(view.overallDone / view.overallTotal, 0.999) : 0 };
+  }
+  if (outcome === 'done') return { text: source === 'demo' ? 'Made in this tab and cached' : 'Loaded', numbers: sizes, fraction: 1 };
+  const phase = view.phase === 'download' && source === 'demo' ? 'Storing the demo files in the browser cache' : PHASE_WORDS[view.phase];
+  const item = view.phase !== 'download' && view.item ? ` ${view.item}` : '';
+  // Download done but not yet compiled is not 100% of the load: cap below 1 until 'ready'.
+  const fraction = known ? Math.min(view.overallDone / view.overallTotal, view.phase === 'ready' ? 1 : 0.99) : null;
+  return { text: `${phase}${item}`, numbers: known ? `${sizes} (${Math.floor((fraction ?? 0) * 100)}%)` : 'size not known yet', fraction };
+}
+
+const PHASE_WORDS: Record<PackLoadView['phase'], string> = {
+  manifest: 'Reading manifest.json…',
+  download: 'Downloading',
+  prepare: 'Preparing',
+  compile: 'Compiling',
+  ready: 'Ready',
+};

@@ -73,12 +73,12 @@ describe('concept panel -> EraseRequest', () => {
 
   test('what the engine would refuse is an InputError naming the field', () => {
     const cat = { ...emptyTarget(), concept: 'cat' };
-    expect(() => eraseRequestFor(form())).toThrow(/Enter a concept to erase/);
-    expect(() => eraseRequestFor(form({ targets: [cat], preserve: [{ concept: 'Cat', weight: 1 }] }))).toThrow(/preserve\[0\]\.concept.*already appears/);
-    expect(() => eraseRequestFor(form({ targets: [{ ...cat, weight: 0 }] }))).toThrow(/targets\[0\]\.weight/);
+    expect(() => eraseRequestFor(form())).toThrow(/Type a concept to erase/);
+    expect(() => eraseRequestFor(form({ targets: [cat], preserve: [{ concept: 'Cat', weight: 1 }] }))).toThrow(/The preserved concept "Cat".*already appears/);
+    expect(() => eraseRequestFor(form({ targets: [{ ...cat, weight: 0 }] }))).toThrow(/The weight of "cat" must be a number above 0; it is 0/);
     expect(() => eraseRequestFor(form({ targets: [{ ...cat, weight: Number.NaN }] }))).toThrow(InputError);
-    expect(() => eraseRequestFor(form({ targets: [cat], lambda: -1 }))).toThrow(/lambda/);
-    expect(() => eraseRequestFor(form({ targets: [cat], lambda: 0 }))).toThrow(/lambda must be a number > 0/);
+    expect(() => eraseRequestFor(form({ targets: [cat], lambda: -1 }))).toThrow(/Lambda/);
+    expect(() => eraseRequestFor(form({ targets: [cat], lambda: 0 }))).toThrow(/Lambda must be a number above 0; it is 0/);
     const realera = withMethod(form({ targets: [cat] }), 'realera');
     expect(() => eraseRequestFor({ ...realera, realera: { ...realera.realera, s2: 0.95 } })).toThrow(/S2/);
     expect(() => eraseRequestFor({ ...realera, realera: { ...realera.realera, d2: 100 } })).toThrow(/D2/);
