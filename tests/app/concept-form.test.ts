@@ -82,7 +82,7 @@ describe('concept panel -> EraseRequest', () => {
     const realera = withMethod(form({ targets: [cat] }), 'realera');
     expect(() => eraseRequestFor({ ...realera, realera: { ...realera.realera, s2: 0.95 } })).toThrow(/S2/);
     expect(() => eraseRequestFor({ ...realera, realera: { ...realera.realera, d2: 100 } })).toThrow(/D2/);
-    expect(() => eraseRequestFor({ ...realera, realera: { ...realera.realera, m: 1.5 } })).toThrow(/M must/);
+    expect(() => eraseRequestFor({ ...realera, realera: { ...realera.realera, m: 1.5 } })).toThrow(/M \(neighbors\) must/);
   });
 
   test('CIFAR-10 preset fills preserve with the ten classes minus what is erased or retained', () => {
