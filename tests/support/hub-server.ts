@@ -140,12 +140,15 @@ export class HubServer {
 
   private sendBytes(req: IncomingMessage, res: ServerResponse, entry: HubLogEntry, data: Uint8Array): void {
     let start = 0;
+    let end = data.length;
     let status = 200;
     const headers: Record<string, string | number> = { 'content-type': 'application/octet-stream', 'accept-ranges': 'bytes' };
     const range = req.headers.range;
     if (range && !this.ignoreRange) {
-      const match = /^bytes=(\d+)-$/.exec(range);
+      // "bytes=N-" (resumed downloads) and "bytes=N-M" (transformers.js probes a file with 0-0).
+      const match = /^bytes=(\d+)-(\d*)$/.exec(range);
       start = match ? Number(match[1]) : -1;
+      if (match && match[2] !== '' && Number(match[2]) >= start) end = Math.min(Number(match[2]) + 1, data.length);
       if (start < 0 || start >= data.length) {
         entry.status = 416;
         res.writeHead(416, { 'content-range': `bytes */${data.length}` });
@@ -153,9 +156,9 @@ export class HubServer {
         return;
       }
       status = 206;
-      headers['content-range'] = `bytes ${start}-${data.length - 1}/${data.length}`;
+      headers['content-range'] = `bytes ${start}-${end - 1}/${data.length}`;
     }
-    const body = data.subarray(start);
+    const body = data.subarray(start, end);
     headers['content-length'] = body.length;
     entry.status = status;
     res.writeHead(status, headers);
