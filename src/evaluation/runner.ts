@@ -5,13 +5,15 @@ import { REPORT_FORMAT, REPORT_VERSION, type EditReference, type EvaluationRepor
 
 /** Makes one image of the protocol; `variant` picks the original model or the edited one. */
 export interface ImageSource {
-  generate(request: { prompt: string; seed: number; variant: 'original' | 'edited' }, signal: AbortSignal): Promise<{ image: JudgeImage; editId: string | null }>;
+  generate(request: { prompt: string; seed: number; variant: 'original' | 'edited'; editId?: string }, signal: AbortSignal): Promise<{ image: JudgeImage; editId: string | null }>;
 }
 
 /** A run to make: its label, which model, and what the report records about that model. */
 export interface PlannedRun {
   label: string;
   variant: 'original' | 'edited';
+  /** With 'edited': a kept edit instead of the current one. */
+  editId?: string;
   edit: EditReference;
 }
 
@@ -76,7 +78,7 @@ export async function runEvaluation(options: EvaluationOptions): Promise<Evaluat
       const batch: JudgeImage[] = [];
       for (const seed of protocol.seeds) {
         signal.throwIfAborted();
-        const made = await source.generate({ prompt: prompt.text, seed, variant: run.variant }, signal);
+        const made = await source.generate({ prompt: prompt.text, seed, variant: run.variant, ...(run.editId ? { editId: run.editId } : {}) }, signal);
         if (editId === undefined) editId = made.editId;
         else if (made.editId !== editId) throw new EditChangedError(`evaluation: run "${run.label}" began with edit ${editId ?? 'none'} but image "${prompt.text}" seed ${seed} came from ${made.editId ?? 'none'}; keep the edit until the evaluation ends`);
         if (run.variant === 'edited' && made.editId === null) throw new EditChangedError(`evaluation: run "${run.label}" asks for the edited model, but there is no edit`);
