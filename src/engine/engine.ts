@@ -24,6 +24,8 @@ import type { EnginePlatform } from './platform.ts';
 import { GpuContext } from '../gpu/context.ts';
 import { acquireDevice, adapterProblems, WebGpuUnavailableError, type AdapterReport } from '../gpu/device.ts';
 import { selfTest } from '../gpu/self-test.ts';
+import { evaluate, type EvaluationProgressEvent, type EvaluationRequest, type EvaluationResult } from '../evaluation/evaluate.ts';
+import type { EditReference } from '../evaluation/report.ts';
 import type { BlobCache } from '../model/cache/blob-cache.ts';
 import { cacheInfo, clearCache, openPack } from '../model/pack-opener.ts';
 import { generate } from '../pipeline/generate.ts';
@@ -203,6 +205,44 @@ export class Engine implements EngineApi {
       this.keptEdits.delete(editId);
       if (kept && kept !== this.edit) releaseEdit(kept);
     });
+  }
+
+  async evaluate(request: EvaluationRequest, onProgress?: (progress: EvaluationProgressEvent) => void): Promise<EvaluationResult> {
+    if (this.jobs.has(request.jobId)) throw new InputError(`evaluate: job ${request.jobId} is already running`);
+    const controller = new AbortController();
+    this.jobs.set(request.jobId, controller);
+    const notify = (progress: EvaluationProgressEvent) => void Promise.resolve(onProgress?.(progress)).catch(() => undefined);
+    const { sampling } = request.protocol;
+    let count = 0;
+    try {
+      const model = this.requireModel();
+      return await evaluate(
+        request,
+        {
+          runner: await this.runner(),
+          pack: { id: model.pack.manifestSha256, description: model.pack.summary.description },
+          describeEdit: (editId) => describeEdit(editId === undefined || editId === this.edit?.id ? this.edit : (this.keptEdits.get(editId) ?? null)),
+          source: {
+            // Each image is its own queued generate job, so a cancel stops the one running within a step.
+            generate: async ({ prompt, seed, variant, editId }, signal) => {
+              const jobId = `${request.jobId}:${count++}`;
+              const stop = () => void this.cancel(jobId);
+              signal.addEventListener('abort', stop);
+              try {
+                const image = await this.generate({ jobId, prompt, negativePrompt: sampling.negativePrompt, seed, steps: sampling.steps, guidance: sampling.guidance, scheduler: sampling.scheduler, variant, ...(editId ? { editId } : {}) });
+                return { image, editId: image.editId };
+              } finally {
+                signal.removeEventListener('abort', stop);
+              }
+            },
+          },
+        },
+        notify,
+        controller.signal,
+      );
+    } finally {
+      this.jobs.delete(request.jobId);
+    }
   }
 
   async cancel(jobId: string): Promise<void> {
@@ -491,6 +531,13 @@ export class Engine implements EngineApi {
   private emit(event: EngineEvent): void {
     for (const listener of this.listeners) listener(event);
   }
+}
+
+/** An edit as an evaluation report records it: a recipe (embedded, it recomputes the edit) or an imported LoRA (by id). */
+function describeEdit(edit: ActiveEdit | null): EditReference | null {
+  if (!edit) return null;
+  if (edit.kind === 'closed-form') return { kind: 'recipe', id: edit.id, recipe: edit.summary.recipe };
+  return { kind: 'lora', id: edit.id, fileName: edit.summary.fileName, strength: edit.summary.strength };
 }
 
 function concatBytes(a: Uint8Array, b: Uint8Array): Uint8Array {
