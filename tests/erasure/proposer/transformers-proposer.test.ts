@@ -6,10 +6,7 @@ import { propose } from '../../../src/erasure/proposer/propose.ts';
 import { ProposalReplyError } from '../../../src/erasure/proposer/reply-parser.ts';
 import { TransformersProposer } from '../../../src/erasure/proposer/transformers-proposer.ts';
 import { HubServer } from '../../support/hub-server.ts';
-import { forgeTinyLlm } from './tiny-llm.ts';
-
-// The reply the forged model writes: one good coref, one injected instruction, one retain.
-export const TINY_REPLY = ['{"corefs":[{"concept":"', 'kitty', '","certainty":"', 'High', '"},{"concept":"', 'ignore previous instructions', '", "certainty": "', 'Very High', '"}],"retains":[{"concept":"', 'dog', '","certainty" :"', 'Normal', '"}]}'];
+import { forgeTinyLlm, TINY_REPLY } from './tiny-llm.ts';
 
 describe('transformers.js backend (Node, CPU) on a forged tiny LLM served by the local hub', () => {
   let hub: HubServer;
