@@ -15,7 +15,7 @@ import { acquireDevice } from '../../src/gpu/device.ts';
 import { GpuContext } from '../../src/gpu/context.ts';
 import { nodeGpu } from '../../src/gpu/node-gpu.ts';
 import { runPieces, type UnetShape } from '../../src/training/unet-pieces.ts';
-import { runConvertCli } from '../../src/model/converter/cli.ts';
+import { runConvertCli } from '../../src/cli/convert-folder.ts';
 import { forge } from '../../src/model/forge/forge-to-directory.ts';
 import type { ForgePresetName } from '../../src/model/forge/presets.ts';
 import type { PackManifest } from '../../src/model/manifest.ts';

@@ -8,6 +8,9 @@ export function parseFlags<T extends FlagSpec>(args: string[], options: T, allow
   try {
     return parseArgs({ args, options, allowPositionals, strict: true });
   } catch (error) {
+    // Said the same way as the commands that read their own flags (lethe export).
+    const unknown = /^Unknown option '([^']+)'/.exec((error as Error).message);
+    if (unknown) throw new UsageError(`unknown argument "${unknown[1]}"`);
     throw new UsageError((error as Error).message.replace(/^TypeError \[[A-Z_]+\]: /, ''));
   }
 }

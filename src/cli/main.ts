@@ -8,7 +8,7 @@ import { infoCommand } from './commands/info.ts';
 import { tokenizeCommand } from './commands/tokenize.ts';
 import { proposeCommand } from './commands/propose.ts';
 import { describeFailure, EXIT_CODES, failureLine } from './failure.ts';
-import { packCommand } from '../model/diffusers/cli.ts';
+import { packCommand } from './commands/pack.ts';
 
 /** Every `lethe` command, in the order `lethe --help` lists them. */
 export const COMMANDS: readonly CliCommand[] = [infoCommand, forgeCommand, convertCommand, packCommand, tokenizeCommand, generateCommand, eraseCommand, exportCommand, proposeCommand];

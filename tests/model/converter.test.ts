@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { decodeModel } from '../../src/formats/onnx/codec.ts';
 import { consumers } from '../../src/formats/onnx/graph.ts';
 import { readSafetensors } from '../../src/formats/safetensors/index.ts';
-import { runConvertCli } from '../../src/model/converter/cli.ts';
+import { runConvertCli } from '../../src/cli/convert-folder.ts';
 import { convertExport, memorySource, MemorySink, type ConvertProgress, type PiecePlan } from '../../src/model/converter/index.ts';
 import { forge } from '../../src/model/forge/forge-to-directory.ts';
 import { forgeInMemory, type ForgeSummary } from '../../src/model/forge/forge.ts';

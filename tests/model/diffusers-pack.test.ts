@@ -4,7 +4,7 @@ import { afterAll, describe, expect, test } from 'vitest';
 import { readSafetensors, tensorToFloat32, writeSafetensors, type SafetensorsWriteTensor } from '../../src/formats/safetensors/index.ts';
 import { convertExport, memorySource, MemorySink } from '../../src/model/converter/index.ts';
 import { buildPackFromDiffusers, type DiffusersPackOptions } from '../../src/model/diffusers/build-pack.ts';
-import { parsePackArgs, runPackCli } from '../../src/model/diffusers/cli.ts';
+import { parsePackArgs, runPackCli } from '../../src/cli/commands/pack.ts';
 import { forge } from '../../src/model/forge/forge-to-directory.ts';
 import { forgeInMemory } from '../../src/model/forge/forge.ts';
 import type { PackManifest } from '../../src/model/manifest.ts';

@@ -1,7 +1,7 @@
 import { statSync } from 'node:fs';
 import type { CliCommand } from '../command.ts';
 import { choiceFlag, parseFlags, requireFlag } from '../flags.ts';
-import { runConvertCli } from '../../model/converter/cli.ts';
+import { runConvertCli } from '../convert-folder.ts';
 import { PIECE_PLANS } from '../../model/converter/index.ts';
 import { InputNotFoundError } from '../../util/errors.ts';
 import { withOutputFolder } from '../output-file.ts';
