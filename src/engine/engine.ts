@@ -28,6 +28,7 @@ import { evaluate, type EvaluationProgressEvent, type EvaluationRequest, type Ev
 import type { EditReference } from '../evaluation/report.ts';
 import type { BlobCache } from '../model/cache/blob-cache.ts';
 import { cacheInfo, clearCache, openPack } from '../model/pack-opener.ts';
+import { assertGenerationFits, assertPackFits, browserStorageFacts, type StorageFacts } from '../model/fit-check.ts';
 import { generate } from '../pipeline/generate.ts';
 import { initialLatents } from '../pipeline/noise.ts';
 import type { OnnxRunner } from '../pipeline/onnx/runner.ts';
@@ -106,8 +107,19 @@ export class Engine implements EngineApi {
       }
     };
     const ctx = await this.gpu();
+    let fitNotes: string[] = [];
     return this.queue.run(async () => {
-      const opened = await openPack(spec, { cache: await this.blobCache(), onProgress: report, demoPack: demoPackSource });
+      const opened = await openPack(spec, {
+        cache: await this.blobCache(),
+        onProgress: report,
+        demoPack: demoPackSource,
+        // Limits before work: a pack that cannot run here fails before a byte of it is downloaded.
+        beforeDownload: async (manifest, cached) => {
+          const adapter = (await this.runner()).sharesDevice ? this.report : null;
+          fitNotes = assertPackFits({ manifest, adapter, storage: await this.storageFacts(), cached }).notes;
+        },
+      });
+      if (fitNotes.length > 0) opened.summary.fitNotes = fitNotes;
       const totals = { bytesDone: 0, bytesTotal: 0, overallDone: opened.summary.bytes, overallTotal: opened.summary.bytes };
       const model = await LoadedModel.load(ctx, await this.runner(), opened, (file) => report({ phase: 'compile', file, ...totals }));
       // Only now does the new pack replace the old one: a failed load loses nothing.
@@ -143,6 +155,9 @@ export class Engine implements EngineApi {
         const model = this.requireModel();
         const edit = params.variant === 'edited' ? this.editFor(params.editId) : null;
         const dims = model.pack.manifest.dims;
+        // A size whose buffers exceed the adapter's limits fails here with the size that fits, not inside onnxruntime.
+        if (this.report && (await this.runner()).sharesDevice)
+          assertGenerationFits(model.pack.manifest, this.report, params.width ?? dims.sampleSize * dims.vaeScale, params.height ?? dims.sampleSize * dims.vaeScale, params.guidance === 1 ? 1 : 2);
         const started = performance.now();
         notify({ jobId: params.jobId, phase: 'encode', step: 0, steps: params.steps });
         const result = await generate(
@@ -476,6 +491,12 @@ export class Engine implements EngineApi {
     const ctx = await this.gpu();
     this.onnx ??= await this.platform.onnxRunner(ctx.device);
     return this.onnx;
+  }
+
+  /** The storage quota and usage (the platform's, else navigator.storage.estimate()); null where there is none. */
+  private async storageFacts(): Promise<StorageFacts | null> {
+    if (this.platform.storage) return this.platform.storage();
+    return browserStorageFacts();
   }
 
   private async blobCache(): Promise<BlobCache> {

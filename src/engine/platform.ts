@@ -1,5 +1,6 @@
 import type { BlobCache } from '../model/cache/blob-cache.ts';
 import type { OnnxRunner } from '../pipeline/onnx/runner.ts';
+import type { StorageFacts } from '../model/fit-check.ts';
 
 /** Supplies the platform's GPU entry point: navigator.gpu in browsers, Dawn in Node. */
 export type GpuProvider = () => Promise<GPU | undefined | null>;
@@ -10,4 +11,6 @@ export interface EnginePlatform {
   /** ORT on the engine's device (browser) or on the CPU (Node). */
   onnxRunner(device: GPUDevice): Promise<OnnxRunner>;
   blobCache(): Promise<BlobCache>;
+  /** Storage quota and usage for the check before a download (default: navigator.storage.estimate(); tests inject a low quota). */
+  storage?: () => Promise<StorageFacts | null>;
 }

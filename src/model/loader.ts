@@ -1,6 +1,7 @@
 import { FormatError } from '../util/errors.ts';
 import { Sha256, sha256Hex } from '../util/sha256.ts';
 import { IntegrityError, type BlobCache, type BlobWriter } from './cache/blob-cache.ts';
+import { StorageFullError } from './cache/storage-full.ts';
 import { MANIFEST_FILE, MAX_MANIFEST_BYTES, parseManifest, type PackFileEntry, type PackManifest } from './manifest.ts';
 import { FileNotFoundError, SourceError } from './sources/errors.ts';
 import type { PackSource } from './sources/pack-source.ts';
@@ -34,6 +35,11 @@ export interface LoadPackOptions {
   retries?: number;
   /** Minimum time between two progress events of one file (first and last are always sent). Default 50. */
   progressIntervalMs?: number;
+  /**
+   * Called with the manifest and the hashes already complete in the cache, before any file is
+   * fetched: a rejection stops the load with nothing downloaded (see model/fit-check.ts).
+   */
+  beforeDownload?: (manifest: PackManifest, cached: ReadonlySet<string>) => void | Promise<void>;
 }
 
 /** The files of a loaded pack, read from the cache and verified against the manifest. */
@@ -69,6 +75,11 @@ export async function loadPackFiles(source: PackSource, cache: BlobCache, option
   const paths = options.paths ?? Object.keys(manifest.files);
   for (const path of paths) if (!Object.hasOwn(manifest.files, path)) throw new RangeError(`${path} is not a file of this pack`);
   const overallTotal = paths.reduce((sum, path) => sum + manifest.files[path].bytes, 0);
+  if (options.beforeDownload) {
+    const cached = new Set<string>();
+    for (const entry of Object.values(manifest.files)) if ((await cache.sizeOf(entry.sha256)) === entry.bytes) cached.add(entry.sha256);
+    await options.beforeDownload(manifest, cached);
+  }
   let overallDone = 0;
   for (const path of paths) {
     const entry = manifest.files[path];
@@ -79,9 +90,20 @@ export async function loadPackFiles(source: PackSource, cache: BlobCache, option
       continue;
     }
     const before = overallDone;
-    await fetcher.fetch(path, (bytesDone) =>
-      options.onProgress?.({ file: path, bytesDone, bytesTotal: entry.bytes, overallDone: before + bytesDone, overallTotal, cached: false }),
-    );
+    try {
+      await fetcher.fetch(path, (bytesDone) =>
+        options.onProgress?.({ file: path, bytesDone, bytesTotal: entry.bytes, overallDone: before + bytesDone, overallTotal, cached: false }),
+      );
+    } catch (error) {
+      // Say how much more space the whole load needs, not only this file.
+      if (!(error instanceof StorageFullError)) throw error;
+      let needed = entry.bytes - error.keptBytes;
+      for (const later of paths.slice(paths.indexOf(path) + 1)) {
+        const { sha256, bytes } = manifest.files[later];
+        if ((await cache.sizeOf(sha256)) !== bytes) needed += bytes;
+      }
+      throw error.withNeededBytes(cache.description, needed);
+    }
     overallDone += entry.bytes;
   }
   return new CachedPackFiles(manifest, manifestSha256, source, cache, fetcher, options.offline ?? false);
@@ -218,7 +240,7 @@ class FileFetcher {
         }
       } catch (error) {
         await reader.cancel().catch(() => undefined);
-        if (error instanceof IntegrityError || signal?.aborted) throw error;
+        if (error instanceof IntegrityError || error instanceof StorageFullError || signal?.aborted) throw error;
         throw new InterruptedTransfer(describeError(error));
       }
       if (writer.bytesWritten < entry.bytes)

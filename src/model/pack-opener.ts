@@ -3,7 +3,7 @@ import { formatBytes } from '../gpu/device.ts';
 import type { BlobCache } from './cache/blob-cache.ts';
 import { MemoryBlobCache } from './cache/memory.ts';
 import { OpfsBlobCache } from './cache/opfs.ts';
-import { loadPackFiles, type PackFiles } from './loader.ts';
+import { loadPackFiles, type LoadPackOptions, type PackFiles } from './loader.ts';
 import { MANIFEST_FILE, type PackFamily, type PackManifest } from './manifest.ts';
 import { diffusersPackSource, isDiffusersRepo } from './diffusers-pack-source.ts';
 import { FileNotFoundError } from './sources/errors.ts';
@@ -23,6 +23,8 @@ export interface OpenPackOptions {
   fetch?: typeof fetch;
   /** Use the manifest cached from the last load of the same source and make no requests. */
   offline?: boolean;
+  /** Checks the manifest before any file is downloaded (LoadPackOptions.beforeDownload). */
+  beforeDownload?: LoadPackOptions['beforeDownload'];
 }
 
 export interface OpenedPack {
@@ -54,6 +56,7 @@ export async function openPack(spec: PackSourceSpec, options: OpenPackOptions): 
     loadPackFiles(from, options.cache, {
       signal,
       offline: options.offline,
+      beforeDownload: options.beforeDownload,
       onProgress: (p) => {
         if (!p.cached) {
           const seen = fetched.get(p.file);

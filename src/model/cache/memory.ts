@@ -13,6 +13,13 @@ export class MemoryBlobCache implements BlobCache {
   private readonly refs = new Map<string, string>();
   private readonly writers = new WriterRegistry();
 
+  /** Writes that would grow the cache past this fail as a browser's full storage does (QuotaExceededError). */
+  quotaBytes: number | undefined;
+
+  constructor(options: { quotaBytes?: number } = {}) {
+    this.quotaBytes = options.quotaBytes;
+  }
+
   async has(sha256: string): Promise<boolean> {
     assertSha256(sha256);
     return this.blobs.has(sha256);
@@ -49,7 +56,12 @@ export class MemoryBlobCache implements BlobCache {
     const partial: PartialBlob = {
       existingBytes,
       readExisting: () => bytesStream(concatBytes(chunks)),
-      append: async (chunk) => void chunks.push(chunk.slice()),
+      append: async (chunk) => {
+        const quota = this.quotaBytes;
+        if (quota !== undefined && (await this.sizeBytes()) + chunk.length > quota)
+          throw new DOMException(`${this.description}: quota of ${quota} bytes exceeded`, 'QuotaExceededError');
+        chunks.push(chunk.slice());
+      },
       promote: async () => {
         this.blobs.set(sha256, concatBytes(chunks));
         this.partials.delete(sha256);

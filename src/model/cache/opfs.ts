@@ -113,7 +113,9 @@ export class OpfsBlobCache implements BlobCache {
           await this.blobs.removeEntry(name).catch(() => undefined);
         },
         suspend: async () => {
-          await writable.close();
+          // Closing commits the swap file; when that fails too (storage full), the partial file
+          // keeps what the last checkpoint committed.
+          await writable.close().catch(() => writable.abort().catch(() => undefined));
         },
       };
       return await openVerifiedWriter(sha256, partial, options, release);

@@ -1,5 +1,6 @@
 import { Sha256 } from '../../util/sha256.ts';
 import { IntegrityError, type BlobWriter, type WriteOptions } from './blob-cache.ts';
+import { isStorageFull, StorageFullError } from './storage-full.ts';
 
 /** The storage half of a writer: one partial blob that a cache implementation appends to. */
 export interface PartialBlob {
@@ -69,7 +70,14 @@ export async function openVerifiedWriter(sha256: string, partial: PartialBlob, o
         throw new IntegrityError(label, sha256, null, expectedBytes, actual);
       }
       hasher.update(chunk);
-      await partial.append(chunk);
+      try {
+        await partial.append(chunk);
+      } catch (error) {
+        if (!isStorageFull(error)) throw error;
+        // Out of space: keep what was written for a resumed download once space is freed.
+        await finish(() => partial.suspend());
+        throw new StorageFullError('the cache', label, written, null, error);
+      }
       written += chunk.length;
     },
     async commit() {
