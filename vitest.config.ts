@@ -8,6 +8,8 @@ export default defineConfig({
     include: ['tests/**/*.test.ts'],
     exclude: ['tests/e2e/**'],
     environment: 'node',
+    // An unhandled rejection or uncaught error fails the test it happened in.
+    setupFiles: ['tests/support/no-unhandled-errors.ts'],
     // One Dawn device per worker is heavy on a 2-core machine; forks keep native state isolated.
     pool: 'forks',
     maxWorkers: 2,

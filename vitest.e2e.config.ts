@@ -9,6 +9,8 @@ export default defineConfig({
     include: ['tests/e2e/**/*.e2e.test.ts'],
     globalSetup: ['tests/e2e/support/global-setup.ts'],
     environment: 'node',
+    // An unhandled rejection or uncaught error fails the test it happened in.
+    setupFiles: ['tests/support/no-unhandled-errors.ts'],
     pool: 'forks',
     maxWorkers: 1,
     fileParallelism: false,

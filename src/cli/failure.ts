@@ -66,6 +66,9 @@ export function describeFailure(error: unknown): CliFailure {
     case 'IntegrityError':
       return { code: EXIT_CODES.invalidInput, message: `${message}: the pack's file does not match its manifest.json; copy or convert the pack again` };
     case 'FormatError':
+      // A file the format requires is absent (a folder of the wrong kind, an incomplete copy).
+      if (/^\(files?\)$/.test(String((error as { field?: unknown }).field)) && /^missing\b/.test(String((error as { detail?: unknown }).detail)))
+        return { code: EXIT_CODES.notFound, message: `${message}; check that the folder is the right kind and complete` };
       return { code: EXIT_CODES.invalidInput, message: `${message}; the file is damaged or not the kind of file expected here` };
     case 'InputError':
     case 'LoraBaseMismatchError':
