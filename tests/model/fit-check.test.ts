@@ -176,6 +176,28 @@ describe('through the loader, with a hub-style server', () => {
     expect(after.length).toBe(before.length + 1);
   });
 
+  test('a pack larger than the adapter\'s maxBufferSize stops the load before any file is requested; the cached pack is untouched', async () => {
+    const cache = new MemoryBlobCache();
+    serve(first);
+    await loadPackFiles(source(), cache);
+    const before = await cache.list();
+    serve(second);
+    hub.clearLog();
+    const adapter = { ...SWIFTSHADER, maxBufferSize: 64 * 1024, maxStorageBufferBindingSize: 64 * 1024 };
+    const error = await rejection(loadPackFiles(source(), cache, { beforeDownload: (manifest, cached) => void assertPackFits({ manifest, adapter, storage: null, cached }) }));
+    expect(error).toBeInstanceOf(PackDoesNotFitError);
+    expect(error.message).toMatch(/^This tiny-sd15 fp32 pack \(309 KiB\) does not fit here \(nothing was downloaded\)\. The largest GPU buffer this pack needs at 16x16 is 128 KiB \(UNet self-attention scores in up_blocks\.1: 2 x 4 heads x 64 x 64 fp32\); this adapter's maxBufferSize is 64 KiB\. What to do: Its largest weight alone is 72 KiB/);
+    expect(hub.log.map((entry) => entry.path)).toEqual(['manifest.json']);
+    const after = await cache.list();
+    for (const blob of before) expect(after).toContainEqual(blob);
+    expect(after.length).toBe(before.length + 1);
+    // The first pack still loads from the cache alone.
+    serve(first);
+    hub.clearLog();
+    await loadPackFiles(source(), cache);
+    expect(hub.log.map((entry) => entry.path)).toEqual(['manifest.json']);
+  });
+
   test('a quota error mid-download keeps the verified files and the partial one, says how much more is needed, and the next load resumes', async () => {
     serve(second);
     const total = packBytes(second);
