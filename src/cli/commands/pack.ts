@@ -14,8 +14,17 @@ import { packSourceReader } from '../../model/diffusers/pack-source-reader.ts';
 import type { WeightVariant } from '../../model/diffusers/checkpoint.ts';
 import type { PackDtype } from '../../model/diffusers/bind-weights.ts';
 
-const USAGE = 'lethe pack --from DIR_OR_HUB_ID --out PACK_DIR [--plan default|blocks] [--dtype fp16|fp32] [--variant auto|fp16|main] [--revision REV] [--token TOKEN]';
-const FLAGS = { from: { type: 'string' }, out: { type: 'string' }, plan: { type: 'string' }, dtype: { type: 'string' }, variant: { type: 'string' }, revision: { type: 'string' }, token: { type: 'string' } } as const;
+const USAGE =
+  'lethe pack --from DIR_OR_HUB_ID --out PACK_DIR [--plan default|blocks] [--dtype fp16|fp32] [--variant auto|fp16|main] [--revision REV] [--token TOKEN]';
+const FLAGS = {
+  from: { type: 'string' },
+  out: { type: 'string' },
+  plan: { type: 'string' },
+  dtype: { type: 'string' },
+  variant: { type: 'string' },
+  revision: { type: 'string' },
+  token: { type: 'string' },
+} as const;
 
 interface PackFlags {
   from: string;
@@ -65,7 +74,8 @@ export async function runPackCli(args: string[]): Promise<number> {
   const { from, out, plan, dtype, variant, revision, token } = readPackFlags(args);
   let source;
   if (await isDirectory(from)) source = nodeDirectorySource(from);
-  else if (/^[A-Za-z0-9][A-Za-z0-9._-]*\/[A-Za-z0-9][A-Za-z0-9._-]*$/.test(from)) source = packSourceReader(new HubSource({ repo: from, revision, token: token ?? process.env.HF_TOKEN }));
+  else if (/^[A-Za-z0-9][A-Za-z0-9._-]*\/[A-Za-z0-9][A-Za-z0-9._-]*$/.test(from))
+    source = packSourceReader(new HubSource({ repo: from, revision, token: token ?? process.env.HF_TOKEN }));
   else throw new UsageError(`--from "${from}" is neither a directory nor a hub repo id (owner/name)`);
   const started = Date.now();
   const manifest = await buildPackFromDiffusers(source, nodeDirectorySink(out), { plan, dtype, variant, onProgress: fileProgressPrinter() });
