@@ -85,6 +85,27 @@ export class Adam {
     return (await this.ctx.read(this.coef))[1];
   }
 
+  /** The moments, on the CPU (first m then v per parameter), and the step count: what a training checkpoint saves. */
+  async exportState(): Promise<{ steps: number; m: Float32Array[]; v: Float32Array[] }> {
+    const m: Float32Array[] = [];
+    const v: Float32Array[] = [];
+    for (const t of this.m) m.push(await this.ctx.read(t));
+    for (const t of this.v) v.push(await this.ctx.read(t));
+    return { steps: this.steps, m, v };
+  }
+
+  /** Restores exportState's values (a resumed run then takes the same updates as an uninterrupted one). */
+  importState(state: { steps: number; m: readonly Float32Array[]; v: readonly Float32Array[] }): void {
+    if (!Number.isInteger(state.steps) || state.steps < 0) throw new InputError(`Adam.importState: steps must be an integer >= 0, got ${state.steps}`);
+    if (state.m.length !== this.params.length || state.v.length !== this.params.length) throw new ShapeError(`Adam.importState: ${state.m.length} / ${state.v.length} moments for ${this.params.length} parameters`);
+    this.params.forEach((p, i) => {
+      if (state.m[i].length !== p.size || state.v[i].length !== p.size) throw new ShapeError(`Adam.importState: moments of parameter ${i} have ${state.m[i].length} / ${state.v[i].length} values, expected ${p.size}`);
+      this.ctx.writeTensor(this.m[i], state.m[i]);
+      this.ctx.writeTensor(this.v[i], state.v[i]);
+    });
+    this.steps = state.steps;
+  }
+
   dispose(): void {
     for (const t of [...this.m, ...this.v, this.coef, this.partials]) t.release();
   }
