@@ -6,12 +6,13 @@ import { forgeCommand } from './commands/forge.ts';
 import { generateCommand } from './commands/generate.ts';
 import { infoCommand } from './commands/info.ts';
 import { tokenizeCommand } from './commands/tokenize.ts';
+import { evalCommand } from './commands/eval.ts';
 import { proposeCommand } from './commands/propose.ts';
 import { describeFailure, EXIT_CODES, failureLine } from './failure.ts';
 import { packCommand } from './commands/pack.ts';
 
 /** Every `lethe` command, in the order `lethe --help` lists them. */
-export const COMMANDS: readonly CliCommand[] = [infoCommand, forgeCommand, convertCommand, packCommand, tokenizeCommand, generateCommand, eraseCommand, exportCommand, proposeCommand];
+export const COMMANDS: readonly CliCommand[] = [infoCommand, forgeCommand, convertCommand, packCommand, tokenizeCommand, generateCommand, eraseCommand, exportCommand, evalCommand, proposeCommand];
 
 /** Accepted anywhere on the command line: a failure prints its stack after the one-line message. */
 export const DEBUG_FLAG = '--debug';
