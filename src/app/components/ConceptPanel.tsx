@@ -8,6 +8,7 @@ import { numberField } from '../generate-form.ts';
 import { useStudio } from '../store.ts';
 import { EngineErrorBox, FileButton, NotReadyHint, Slider, useEngineReady } from './common.tsx';
 import { ChipsEditor } from './ChipsEditor.tsx';
+import { ConceptSuggestions } from './ConceptSuggestions.tsx';
 
 const METHOD_LABEL: Record<ErasureMethod, string> = { uce: 'UCE (closed form)', realera: 'RealEra (neighbors + closed form)' };
 const TOKEN_LABEL: Record<TokenSelectionMode, string> = { last: 'last subject token', subject: 'subject and following tokens', all: 'all tokens' };
@@ -21,6 +22,7 @@ export function ConceptPanel() {
     <section className="panel concept-panel" data-testid="concept-panel" aria-busy={busy}>
       <h2>Concept to erase</h2>
       <ConceptFields />
+      <ConceptSuggestions />
       <ErasureSettings />
       <div className="button-row">
         <button type="button" onClick={() => void eraseNow()} disabled={!ready || busy} data-testid="erase-button">
