@@ -245,3 +245,47 @@ function checkWeights(form: ConceptForm): void {
 function normalize(concept: string): string {
   return concept.trim().toLowerCase().replace(/\s+/g, ' ');
 }
+
+/** Suggested concepts the proposer put into the form (so that they can be taken out again). */
+export interface AppliedSuggestions {
+  corefs: ChipValue[];
+  retains: ChipValue[];
+}
+
+/**
+ * The form with the proposer's chosen suggestions in it: `previous` (what this list put in
+ * before) comes out of target `targetIndex`'s corefs and the retains, then `next` goes in, each
+ * with its weight. A concept the form already erases, retains or preserves is left as the user
+ * has it. Returns what was actually put in, to pass as `previous` next time.
+ */
+export function withSuggestions(form: ConceptForm, targetIndex: number, previous: AppliedSuggestions, next: AppliedSuggestions): { form: ConceptForm; applied: AppliedSuggestions } {
+  const target = form.targets[targetIndex];
+  if (!target) return { form, applied: { corefs: [], retains: [] } };
+  const drop = (list: ChipValue[], remove: ChipValue[]) => {
+    const keys = new Set(remove.map((c) => normalize(c.concept)));
+    return list.filter((c) => !keys.has(normalize(c.concept)));
+  };
+  const corefs = drop(target.corefs, previous.corefs);
+  const retains = drop(form.retains, previous.retains);
+  const base: ConceptForm = { ...form, targets: form.targets.map((t, i) => (i === targetIndex ? { ...t, corefs } : t)), retains };
+  const claimed = claimedConcepts(base);
+  for (const p of base.preserve) claimed.add(normalize(p.concept));
+  const applied: AppliedSuggestions = { corefs: [], retains: [] };
+  const take = (list: ChipValue[], into: ChipValue[], record: ChipValue[]) => {
+    for (const item of list) {
+      const concept = item.concept.trim().replace(/\s+/g, ' ');
+      if (concept === '' || claimed.has(normalize(concept))) continue;
+      claimed.add(normalize(concept));
+      into.push({ concept, weight: item.weight });
+      record.push({ concept, weight: item.weight });
+    }
+  };
+  const nextCorefs = [...corefs];
+  const nextRetains = [...retains];
+  take(next.corefs, nextCorefs, applied.corefs);
+  take(next.retains, nextRetains, applied.retains);
+  return {
+    form: { ...base, targets: base.targets.map((t, i) => (i === targetIndex ? { ...t, corefs: nextCorefs } : t)), retains: nextRetains },
+    applied,
+  };
+}
