@@ -213,31 +213,6 @@ export function applyEditMatrix(m: Float64Array, width: number, weight: Weight, 
 
 const ROW_BLOCK = 16;
 
-/**
- * Applies the edit to an embedding instead of a weight: W'e = W(Me), so transforming each token
- * vector once (e + U (V^T e)) edits every projection at once. `embedding` is tokens x d row-major.
- */
-export function editEmbedding(operator: EditOperator, embedding: Vector, tokens: number): Float32Array {
-  const { width: d, rank, u, vt } = operator;
-  if (embedding.length !== tokens * d) throw new InputError(`editEmbedding: embedding: expected ${tokens}x${d} values, got ${embedding.length}`);
-  const out = new Float32Array(tokens * d);
-  const coefficients = new Float64Array(rank);
-  for (let t = 0; t < tokens; t++) {
-    const base = t * d;
-    for (let k = 0; k < rank; k++) {
-      let sum = 0;
-      for (let j = 0; j < d; j++) sum += vt[k * d + j] * embedding[base + j];
-      coefficients[k] = sum;
-    }
-    for (let i = 0; i < d; i++) {
-      let value = embedding[base + i];
-      for (let k = 0; k < rank; k++) value += u[i * rank + k] * coefficients[k];
-      out[base + i] = value;
-    }
-  }
-  return out;
-}
-
 /** The exact LoRA of W' - W = (W U) V^T: up = W U (out x n_e), down = V^T (n_e x d). */
 export function exactLora(operator: EditOperator, weight: Weight, outFeatures: number): LoraFactors {
   checkWeight(weight, outFeatures, operator.width, 'weight');

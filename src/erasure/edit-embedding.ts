@@ -13,10 +13,10 @@ import type { GpuContext } from '../gpu/context.ts';
 import { matmul } from '../gpu/kernels/matmul.ts';
 import type { GpuTensor } from '../gpu/tensor.ts';
 import { InputError } from '../util/errors.ts';
-import type { EditOperator } from './closed-form.ts';
+import type { EditOperator, Vector } from './closed-form.ts';
 
 /** E' = E M^T = E + (E V) U^T for E (tokens x d, row-major), in float64 inside, low rank (2 tokens d n_e). */
-export function editTextEmbedding(operator: EditOperator, embedding: Float32Array | Float64Array, tokens: number): Float32Array {
+export function editTextEmbedding(operator: EditOperator, embedding: Vector, tokens: number): Float32Array {
   const { width: d, rank, u, vt } = operator;
   if (!Number.isInteger(tokens) || tokens <= 0) throw new InputError(`editTextEmbedding: tokens: expected a positive integer, got ${tokens}`);
   if (embedding.length !== tokens * d)
@@ -84,15 +84,5 @@ export class GpuEmbeddingEdit {
 
   release(): void {
     this.transposed.release();
-  }
-}
-
-/** One-off GPU edit of one embedding (uploads M^T each call; keep a GpuEmbeddingEdit for many prompts). */
-export function editTextEmbeddingGpu(ctx: GpuContext, operator: EditOperator, embedding: GpuTensor): GpuTensor {
-  const edit = GpuEmbeddingEdit.create(ctx, operator);
-  try {
-    return edit.apply(embedding);
-  } finally {
-    edit.release();
   }
 }

@@ -4,7 +4,6 @@ import { InputError } from '../../src/util/errors.ts';
 import {
   applyEditMatrix,
   applyEditOperator,
-  editEmbedding,
   editOperatorMatrix,
   exactLora,
   REALERA_CLOSED_FORM,
@@ -13,6 +12,7 @@ import {
   UCE_CLOSED_FORM,
   type ClosedFormProblem,
 } from '../../src/erasure/closed-form.ts';
+import { editTextEmbedding } from '../../src/erasure/edit-embedding.ts';
 import {
   applyToVector,
   identity,
@@ -162,7 +162,7 @@ describe('closed-form edit operator', () => {
     const f = fixture(51, d, 2, 4, 0.5);
     const operator = solveEditOperator(f.problem);
     const embedding = new SeededRandom(52).normalArray(tokens * d);
-    const edited = editEmbedding(operator, embedding, tokens);
+    const edited = editTextEmbedding(operator, embedding, tokens);
     const mRef = referenceM(f, 0.5, d);
     const want = transpose(multiply(mRef, transpose(matrix(tokens, d, embedding)))).data;
     expect(maxRelativeError(edited, want)).toBeLessThan(1e-5);

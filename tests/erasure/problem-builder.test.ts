@@ -1,6 +1,7 @@
 import { describe, expect, test } from 'vitest';
 import type { EraseRequest } from '../../src/engine/api.ts';
-import { editEmbedding, type EraseConstraint, type EditOperator } from '../../src/erasure/closed-form.ts';
+import type { EraseConstraint, EditOperator } from '../../src/erasure/closed-form.ts';
+import { editTextEmbedding } from '../../src/erasure/edit-embedding.ts';
 import type { ClosedFormProblem, Vector } from '../../src/erasure/closed-form-problem.ts';
 import { buildErasureProblem, rebuildFromRecipe, solveErasure, type BuiltErasure, type ErasureContext } from '../../src/erasure/problem-builder.ts';
 import { fillTemplate, PROMPT_TEMPLATES } from '../../src/erasure/prompt-templates.ts';
@@ -70,7 +71,7 @@ function expectSameProblem(a: ClosedFormProblem, b: ClosedFormProblem): void {
 }
 
 function applyM(operator: EditOperator, vector: Vector): Float64Array {
-  return Float64Array.from(editEmbedding(operator, vector, 1));
+  return Float64Array.from(editTextEmbedding(operator, vector, 1));
 }
 
 const distance = (a: ArrayLike<number>, b: ArrayLike<number>): number => Math.sqrt(Array.from(a).reduce((s, v, i) => s + (v - b[i]) ** 2, 0));

@@ -62,10 +62,3 @@ export function inferElemTypes(graph: GraphProto, file = 'graph'): Map<string, n
   }
   return types;
 }
-
-/** The element type of one tensor, or a FormatError saying it cannot be told. */
-export function requireElemType(types: Map<string, number>, name: string, file: string): number {
-  const t = types.get(name);
-  if (t === undefined) throw new FormatError(file, name, 'element type unknown: declare it in graph.value_info');
-  return t;
-}

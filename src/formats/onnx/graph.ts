@@ -31,10 +31,6 @@ export function producers(graph: GraphProto): Map<string, NodeProto> {
   return map;
 }
 
-export function producerOf(graph: GraphProto, tensor: string): NodeProto | undefined {
-  return graph.node.find((node) => node.output.includes(tensor));
-}
-
 /** tensor name -> the nodes that read it (each node once, in graph order). */
 export function consumers(graph: GraphProto): Map<string, NodeProto[]> {
   const map = new Map<string, NodeProto[]>();
