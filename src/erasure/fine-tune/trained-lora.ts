@@ -5,10 +5,9 @@
  * one low-rank update of rank n_e + r per projection. The studio applies exactly these float32
  * factors (scale 1) and the exporter writes them, so an exported file re-imports pixel for pixel.
  */
-import type { LoraExportOptions } from '../../engine/api.ts';
 import type { PackFamily } from '../../model/manifest.ts';
 import { ShapeError } from '../../util/errors.ts';
-import { exportLoraLayers, conceptSlug, type LoraExport, type LoraExportLayer } from '../lora-export.ts';
+import { exportLoraLayers, conceptSlug, type LoraExport, type LoraExportLayer, type LoraExportOptions } from '../lora-export.ts';
 import { serializeRecipe, type ErasureRecipe } from '../recipe.ts';
 import type { JsonValue } from '../../formats/lora/metadata.ts';
 import type { TrainedLora } from './fine-tune-loop.ts';
