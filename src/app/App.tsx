@@ -1,6 +1,7 @@
 import { useEffect } from 'react';
 import { AdapterPanel } from './components/AdapterPanel.tsx';
 import { ConceptPanel } from './components/ConceptPanel.tsx';
+import { EvaluatePanel } from './components/EvaluatePanel.tsx';
 import { GeneratePanel } from './components/GeneratePanel.tsx';
 import { LoraPanel } from './components/LoraPanel.tsx';
 import { ModelPanel } from './components/ModelPanel.tsx';
@@ -34,6 +35,7 @@ export function App() {
           <LoraPanel />
         </div>
       </div>
+      <EvaluatePanel />
     </div>
   );
 }
