@@ -19,6 +19,8 @@ export interface ForgeClipTokenizerOptions {
   variant: ClipTokenizerVariant;
   /** Number of BPE merges to learn; vocabSize = 514 + merges. */
   merges?: number;
+  /** Prompts learned from after the built-in corpus, so that a model's own words become whole tokens. */
+  extraCorpus?: readonly string[];
 }
 
 export interface ForgedClipTokenizerFiles {
@@ -95,10 +97,10 @@ function byteSymbolTables(): { symbolOfByte: string[]; vocabOrder: string[] } {
 }
 
 /** Corpus words as BPE starts them: byte symbols, the last one carrying `</w>`; with counts. */
-function corpusWords(symbolOfByte: readonly string[]): { symbols: string[]; count: number }[] {
+function corpusWords(symbolOfByte: readonly string[], extraCorpus: readonly string[]): { symbols: string[]; count: number }[] {
   const utf8 = new TextEncoder();
   const counts = new Map<string, number>();
-  for (const line of CORPUS) {
+  for (const line of [...CORPUS, ...extraCorpus]) {
     const text = line.normalize('NFC').replace(/\p{White_Space}+/gu, ' ').toLowerCase();
     for (const word of text.match(WORD_PATTERN) ?? []) {
       const encoded = Array.from(utf8.encode(word), (b) => symbolOfByte[b]).join('');
@@ -188,7 +190,7 @@ export function forgeClipTokenizerFiles(options: ForgeClipTokenizerOptions): For
 
   const { symbolOfByte, vocabOrder } = byteSymbolTables();
   const base = [...vocabOrder, ...vocabOrder.map((s) => s + END_OF_WORD)];
-  const merges = learnMerges(corpusWords(symbolOfByte), new Set(base), mergeCount);
+  const merges = learnMerges(corpusWords(symbolOfByte, options.extraCorpus ?? []), new Set(base), mergeCount);
   const tokens = [...base, ...merges.map(([l, r]) => l + r), START_OF_TEXT, END_OF_TEXT];
 
   const pad = options.variant === 'sd15' ? END_OF_TEXT : '!';
