@@ -8,6 +8,7 @@ import { benchClosedForm, type ClosedFormBenchRow } from './closed-form-bench.ts
 import { benchDiffusersBuild, type DiffusersBuildBenchRow } from './diffusers-build-bench.ts';
 import { benchMatmul, type MatmulBenchRow } from './matmul-bench.ts';
 import { benchTraining, type TrainingBenchResult } from './training-bench.ts';
+import { benchTrueScale, TRUE_SCALE_STAGES, type TrueScaleResult, type TrueScaleStageName } from './true-scale.ts';
 import { benchUnetStep, type UnetStepBenchRow } from './unet-bench.ts';
 import { WebGpuOnnxRunner } from '../src/pipeline/onnx/web-runner.ts';
 
@@ -19,6 +20,7 @@ export interface BenchResult {
   closedForm: ClosedFormBenchRow[];
   diffusersBuild: DiffusersBuildBenchRow | null;
   training: TrainingBenchResult | null;
+  trueScale: TrueScaleResult | null;
 }
 
 declare global {
@@ -46,7 +48,9 @@ async function main(): Promise<BenchResult> {
   // Needs a hub-style server with a diffusers repo: run.mjs --diffusers-endpoint=URL --diffusers-repo=owner/name.
   const diffusersBuild = suites.includes('diffusers-build') ? await benchDiffusersBuild(query.get('endpoint') ?? '', query.get('repo') ?? '', log) : null;
   const training = suites.includes('training') ? await benchTraining(ctx, new WebGpuOnnxRunner(device), log) : null;
-  return { adapter: report, userAgent: navigator.userAgent, matmul, unetStep, closedForm, diffusersBuild, training };
+  // Needs SD-sized packs on a hub-style server: run.mjs --suites=true-scale --packs=DIR,DIR serves them.
+  const trueScale = suites.includes('true-scale') ? await benchTrueScale(query.get('endpoint') ?? '', (query.get('repos') ?? '').split(',').filter(Boolean), log, (query.get('stages') ?? TRUE_SCALE_STAGES.join(',')).split(',') as TrueScaleStageName[]) : null;
+  return { adapter: report, userAgent: navigator.userAgent, matmul, unetStep, closedForm, diffusersBuild, training, trueScale };
 }
 
 window.__LETHE_BENCH__ = {};

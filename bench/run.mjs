@@ -24,6 +24,13 @@ const query = new URLSearchParams();
 if (suites) query.set('suites', suites);
 if (flag('diffusers-endpoint')) query.set('endpoint', flag('diffusers-endpoint'));
 if (flag('diffusers-repo')) query.set('repo', flag('diffusers-repo'));
+// The true-scale suite: SD-sized pack folders (--packs=DIR,DIR) served by the tests' hub-style server.
+const trueScale = suites?.split(',').includes('true-scale') ? await startTrueScaleHub(flag('packs')) : null;
+if (trueScale) {
+  query.set('endpoint', trueScale.hub.endpoint);
+  query.set('repos', trueScale.repos.join(','));
+  if (flag('stages')) query.set('stages', flag('stages'));
+}
 const url = `${server.resolvedUrls.local[0]}bench.html${query.size ? `?${query}` : ''}`;
 const browser = await chromium.launch({
   executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
@@ -34,8 +41,12 @@ let exitCode = 0;
 try {
   const page = await browser.newPage();
   page.on('console', (message) => console.log(`  [page] ${message.text()}`));
+  if (trueScale) {
+    await page.exposeFunction('__letheStage', (name) => trueScale.memory.stage(name));
+    await page.exposeFunction('__letheServePack', (repo) => trueScale.serve(repo));
+  }
   await page.goto(url);
-  await page.waitForFunction(() => window.__LETHE_BENCH__?.result || window.__LETHE_BENCH__?.error, null, { timeout: 20 * 60_000, polling: 500 });
+  await page.waitForFunction(() => window.__LETHE_BENCH__?.result || window.__LETHE_BENCH__?.error, null, { timeout: (trueScale ? 150 : 20) * 60_000, polling: 500 });
   const outcome = await page.evaluate(() => window.__LETHE_BENCH__);
   if (outcome.error) throw new Error(outcome.error);
   const result = outcome.result;
@@ -73,6 +84,18 @@ try {
     console.table(t.steps.map((row) => ({ run: row.label, attention: row.fuseAttention ? 'fused' : 'unfused', mode: row.mode, segments: row.segments.join('/'), 'forward ms': row.forwardMs.toFixed(1), 'fwd+bwd ms/step': row.stepMs.toFixed(1), 'step peak MiB': mib(row.peakBytes), 'weights MiB': mib(row.weightsBytes) })));
     console.log(`Forward of the same pieces, same device: ours ${t.oursForwardMs.toFixed(1)} ms, onnxruntime-web ${t.ortForwardMs.toFixed(1)} ms, ours/ORT ${t.forwardRatio.toFixed(2)}`);
   }
+  if (result.trueScale) {
+    const gib = (bytes) => (bytes / 2 ** 30).toFixed(2);
+    const mib = (bytes) => (bytes / 2 ** 20).toFixed(0);
+    console.log(`\nTrue scale in Chromium (maxBufferSize ${gib(result.trueScale.maxBufferSize)} GiB): per stage wall time, peak JS heap, peak GPU memory (Lethe's pool / every GPUBuffer on the device, ORT's included), OPFS bytes written, peak resident memory of all browser processes`);
+    for (const pack of result.trueScale.packs) {
+      for (const stage of pack.stages) stage.peakBrowserRssBytes = trueScale.memory.peaks.get(`${pack.pack}:${stage.stage}`) ?? null;
+      console.log(`\n${pack.pack}: ${gib(pack.packBytes)} GiB; fit check: largest buffer ${mib(pack.fit.largestBufferBytes)} MiB (${pack.fit.largestBuffer}), GPU estimate ${gib(pack.fit.estimatedGpuBytes)} GiB, largest square size that fits ${pack.fit.largestFittingSide}`);
+      if (pack.nativeSizeRefusal) console.log(`native size refused up front: ${pack.nativeSizeRefusal}`);
+      console.table(pack.stages.map((row) => ({ stage: row.stage, 's': row.seconds.toFixed(1), 'JS heap MiB': mib(row.peakJsHeapBytes), 'pool MiB': mib(row.poolPeakBytes), 'GPU buffers MiB': mib(row.peakGpuBytes), 'OPFS written MiB': mib(row.opfsWrittenBytes), 'browser RSS GiB': row.peakBrowserRssBytes === null ? '-' : gib(row.peakBrowserRssBytes) })));
+      for (const row of pack.stages) console.log(`  ${row.stage}: ${row.detail}`);
+    }
+  }
   mkdirSync('bench/results', { recursive: true });
   const file = `bench/results/bench-${new Date().toISOString().replace(/[:.]/g, '-')}.json`;
   writeFileSync(file, JSON.stringify(result, null, 2));
@@ -84,5 +107,63 @@ try {
 } finally {
   await browser.close();
   await server.close();
+  trueScale?.memory.stop();
+  await trueScale?.hub.close();
 }
 process.exit(exitCode);
+
+/**
+ * Serves each pack folder as repo lethe-bench/<folder name> on the tests' hub-style server, one
+ * at a time (the page asks for the next; the previous one's bytes are dropped), and samples the
+ * resident memory of this process's children (the browser's processes) once a second, per stage.
+ */
+async function startTrueScaleHub(packsFlag) {
+  if (!packsFlag) throw new Error('--suites=true-scale needs --packs=DIR[,DIR]: pack folders made by `lethe forge --preset sd15-shapes` + `lethe convert`');
+  const { readdirSync, readFileSync, statSync } = await import('node:fs');
+  const { basename, join, relative } = await import('node:path');
+  const { execFileSync } = await import('node:child_process');
+  const { register } = await import('tsx/esm/api');
+  register();
+  const { HubServer } = await import('../tests/support/hub-server.ts');
+  const hub = await HubServer.start();
+  const folders = new Map(packsFlag.split(',').map((dir) => [`lethe-bench/${basename(dir)}`, dir]));
+  const listFiles = (dir) => readdirSync(dir, { recursive: true }).map((name) => join(dir, String(name))).filter((path) => statSync(path).isFile());
+  const serve = async (repo) => {
+    const dir = folders.get(repo);
+    if (!dir) throw new Error(`no pack folder for ${repo}`);
+    for (const other of folders.keys()) hub.setRepo(other, new Map());
+    hub.setRepo(repo, new Map(listFiles(dir).map((path) => [relative(dir, path), readFileSync(path)])));
+  };
+  const peaks = new Map();
+  let current = '';
+  const sample = () => {
+    if (!current) return;
+    const rows = execFileSync('ps', ['-eo', 'pid=,ppid=,rss='], { encoding: 'utf8' }).trim().split('\n').map((line) => line.trim().split(/\s+/).map(Number));
+    const children = new Map();
+    for (const [pid, ppid] of rows) children.set(ppid, [...(children.get(ppid) ?? []), pid]);
+    const rss = new Map(rows.map(([pid, , kib]) => [pid, kib * 1024]));
+    let total = 0;
+    const stack = [...(children.get(process.pid) ?? [])];
+    while (stack.length) {
+      const pid = stack.pop();
+      total += rss.get(pid) ?? 0;
+      stack.push(...(children.get(pid) ?? []));
+    }
+    peaks.set(current, Math.max(peaks.get(current) ?? 0, total));
+  };
+  const timer = setInterval(sample, 1000);
+  return {
+    hub,
+    repos: [...folders.keys()],
+    serve,
+    memory: {
+      peaks,
+      stage(name) {
+        sample();
+        current = name;
+        sample();
+      },
+      stop: () => clearInterval(timer),
+    },
+  };
+}

@@ -155,7 +155,9 @@ export function checkPackFit(request: FitRequest): FitReport {
     if (manifest.dtype === 'fp32' && adapter.shaderF16) advice.push('Load the fp16 pack of this model: its buffers are half as large.');
     const unguidedSide = batch > 1 ? fittingSide(manifest, 1, elt, bufferLimit, weight.bytes) : 0;
     if (unguidedSide > largestFittingSide) advice.push(`Or set guidance to 1 (a batch of 1): then up to ${unguidedSide}x${unguidedSide} fits.`);
-    advice.push(`Or use a browser and GPU that expose a larger ${limitName} (Chrome on a discrete GPU allows 2-4 GiB; this adapter allows ${formatBytes(bufferLimit)}).`);
+    advice.push(
+      `Or use a browser and GPU that expose a larger ${limitName} (Chrome on a discrete GPU allows 2-4 GiB; this adapter allows ${formatBytes(bufferLimit)}).`,
+    );
     problems.push({
       kind: limitName === 'maxBufferSize' ? 'buffer' : 'binding',
       message: `The largest GPU buffer this pack needs at ${width}x${height} is ${formatBytes(need.bytes)} (${need.what}); this adapter's ${limitName} is ${formatBytes(bufferLimit)}.`,

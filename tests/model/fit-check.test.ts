@@ -35,7 +35,13 @@ function sdManifest(family: 'sd15' | 'sd21', dtype: 'fp32' | 'fp16' = 'fp32'): P
     ...manifest,
     family,
     dtype,
-    dims: { ...manifest.dims, textHidden: family === 'sd15' ? 768 : 1024, unetChannels: [320, 640, 1280, 1280], vaeScale: 8, sampleSize: family === 'sd15' ? 64 : 96 },
+    dims: {
+      ...manifest.dims,
+      textHidden: family === 'sd15' ? 768 : 1024,
+      unetChannels: [320, 640, 1280, 1280],
+      vaeScale: 8,
+      sampleSize: family === 'sd15' ? 64 : 96,
+    },
     crossAttention: manifest.crossAttention.map((layer, i) => ({
       ...layer,
       heads: heads[i],
@@ -72,7 +78,9 @@ describe('buffer sizes before loading', () => {
 
     const error = thrown(() => assertGenerationFits(manifest, SWIFTSHADER, 768, 768, 2));
     expect(error).toBeInstanceOf(PackDoesNotFitError);
-    expect(error.message).toMatch(/^Generating at 768x768 does not fit here \(nothing was run\)\. The largest GPU buffer this pack needs at 768x768 is 3\.2 GiB/);
+    expect(error.message).toMatch(
+      /^Generating at 768x768 does not fit here \(nothing was run\)\. The largest GPU buffer this pack needs at 768x768 is 3\.2 GiB/,
+    );
     expect(error.message).toMatch(/maxBufferSize is 1 GiB/);
     expect(error.message).toMatch(/Generate at 512x512 or smaller/);
     // Without guidance the batch halves: 640 px (80^2 = 6400 tokens, 5 x 6400^2 x 4 = 0.82e9 bytes) fits, 704 does not.
@@ -163,7 +171,8 @@ describe('through the loader, with a hub-style server', () => {
     const quotaBytes = (await cache.sizeBytes()) + 100_000;
     const error = await rejection(
       loadPackFiles(source(), cache, {
-        beforeDownload: async (manifest, cached) => void assertPackFits({ manifest, adapter: SWIFTSHADER, storage: { quotaBytes, usageBytes: await cache.sizeBytes() }, cached }),
+        beforeDownload: async (manifest, cached) =>
+          void assertPackFits({ manifest, adapter: SWIFTSHADER, storage: { quotaBytes, usageBytes: await cache.sizeBytes() }, cached }),
       }),
     );
     expect(error).toBeInstanceOf(PackDoesNotFitError);
@@ -176,7 +185,7 @@ describe('through the loader, with a hub-style server', () => {
     expect(after.length).toBe(before.length + 1);
   });
 
-  test('a pack larger than the adapter\'s maxBufferSize stops the load before any file is requested; the cached pack is untouched', async () => {
+  test("a pack larger than the adapter's maxBufferSize stops the load before any file is requested; the cached pack is untouched", async () => {
     const cache = new MemoryBlobCache();
     serve(first);
     await loadPackFiles(source(), cache);
@@ -184,9 +193,13 @@ describe('through the loader, with a hub-style server', () => {
     serve(second);
     hub.clearLog();
     const adapter = { ...SWIFTSHADER, maxBufferSize: 64 * 1024, maxStorageBufferBindingSize: 64 * 1024 };
-    const error = await rejection(loadPackFiles(source(), cache, { beforeDownload: (manifest, cached) => void assertPackFits({ manifest, adapter, storage: null, cached }) }));
+    const error = await rejection(
+      loadPackFiles(source(), cache, { beforeDownload: (manifest, cached) => void assertPackFits({ manifest, adapter, storage: null, cached }) }),
+    );
     expect(error).toBeInstanceOf(PackDoesNotFitError);
-    expect(error.message).toMatch(/^This tiny-sd15 fp32 pack \(309 KiB\) does not fit here \(nothing was downloaded\)\. The largest GPU buffer this pack needs at 16x16 is 128 KiB \(UNet self-attention scores in up_blocks\.1: 2 x 4 heads x 64 x 64 fp32\); this adapter's maxBufferSize is 64 KiB\. What to do: Its largest weight alone is 72 KiB/);
+    expect(error.message).toMatch(
+      /^This tiny-sd15 fp32 pack \(309 KiB\) does not fit here \(nothing was downloaded\)\. The largest GPU buffer this pack needs at 16x16 is 128 KiB \(UNet self-attention scores in up_blocks\.1: 2 x 4 heads x 64 x 64 fp32\); this adapter's maxBufferSize is 64 KiB\. What to do: Its largest weight alone is 72 KiB/,
+    );
     expect(hub.log.map((entry) => entry.path)).toEqual(['manifest.json']);
     const after = await cache.list();
     for (const blob of before) expect(after).toContainEqual(blob);
@@ -213,9 +226,12 @@ describe('through the loader, with a hub-style server', () => {
     expect(full.label).toBe(BIG_FILE);
     expect(full.keptBytes).toBeGreaterThan(0);
     expect(full.neededBytes).toBe(total - beforeBig - full.keptBytes);
-    expect(error.message).toMatch(/^memory cache is full \(storage quota or disk\) while storing unet\/down\.onnx\.data after \d+ KiB; this pack needs \d+ KiB more\. Files already verified and the partial file are kept/);
+    expect(error.message).toMatch(
+      /^memory cache is full \(storage quota or disk\) while storing unet\/down\.onnx\.data after \d+ KiB; this pack needs \d+ KiB more\. Files already verified and the partial file are kept/,
+    );
     // The files before the big one are complete and verified.
-    for (const path of order.slice(0, order.indexOf(BIG_FILE))) expect(await cache.sizeOf(second.manifest.files[path].sha256)).toBe(second.manifest.files[path].bytes);
+    for (const path of order.slice(0, order.indexOf(BIG_FILE)))
+      expect(await cache.sizeOf(second.manifest.files[path].sha256)).toBe(second.manifest.files[path].bytes);
 
     hub.clearLog();
     cache.quotaBytes = undefined;
