@@ -2,11 +2,10 @@ import { statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { InputNotFoundError } from '../util/errors.ts';
 import type { DemoPreset, PackSourceSpec } from '../engine/api.ts';
+import { DEMO_PRESETS } from '../model/pack-spec.ts';
 import { UsageError } from './command.ts';
 
-const DEMO_PRESETS: readonly DemoPreset[] = ['tiny-sd15', 'tiny-sd21'];
-
-/** `--pack` values: a pack directory, `demo` / `demo:tiny-sd21` (built in), or `hub:owner/name[@rev]`. */
+/** `--pack` values: a pack directory, `demo` (the concept world) / `demo:tiny-sd21` (built in), or `hub:owner/name[@rev]`. */
 export function packSpecFromArg(value: string): PackSourceSpec {
   if (value === 'demo') return { kind: 'demo' };
   if (value.startsWith('demo:')) {

@@ -1,4 +1,4 @@
-import type { DemoPreset } from '../model/pack-spec.ts';
+import type { ForgedDemoPreset } from '../model/pack-spec.ts';
 import { convertExport, memorySource, MemorySink } from '../model/converter/index.ts';
 import { forgeInMemory } from '../model/forge/forge.ts';
 import { MANIFEST_FILE, parseManifest } from '../model/manifest.ts';
@@ -12,7 +12,7 @@ export interface ForgedPack {
 }
 
 /** A tiny export forged in memory and converted: the input of the diagnostics and benchmarks. */
-export async function forgedPack(preset: DemoPreset, dtype: 'fp32' | 'fp16' = 'fp32', seed = 0): Promise<ForgedPack> {
+export async function forgedPack(preset: ForgedDemoPreset, dtype: 'fp32' | 'fp16' = 'fp32', seed = 0): Promise<ForgedPack> {
   const { files } = await forgeInMemory({ preset, seed, dtype });
   const sink = new MemorySink();
   await convertExport(memorySource(files), sink);

@@ -1,5 +1,5 @@
 import type { GpuContext } from '../gpu/context.ts';
-import type { DemoPreset } from '../model/pack-spec.ts';
+import type { ForgedDemoPreset } from '../model/pack-spec.ts';
 import type { OnnxRunner } from '../pipeline/onnx/runner.ts';
 import { readFloat32 } from '../pipeline/onnx/runner.ts';
 import { loadCrossAttentionWeights } from '../pipeline/unet/cross-attention-weights.ts';
@@ -10,7 +10,7 @@ import { SeededRandom } from '../util/random.ts';
 import { forgedPack } from './forged-pack.ts';
 
 export interface ParityRow {
-  preset: DemoPreset;
+  preset: ForgedDemoPreset;
   dtype: 'fp32' | 'fp16';
   /** max |pack - unsplit export| over the noise prediction. */
   maxAbsDiff: number;
@@ -25,7 +25,7 @@ export interface ParityRow {
  * session, and the converted pack's pieces chained with K/V computed by our kernels. Proves the
  * converter and the piece chain on whatever runner is given (ORT-web WebGPU in the browser).
  */
-export async function checkPackParity(ctx: GpuContext, runner: OnnxRunner, preset: DemoPreset, dtype: 'fp32' | 'fp16'): Promise<ParityRow> {
+export async function checkPackParity(ctx: GpuContext, runner: OnnxRunner, preset: ForgedDemoPreset, dtype: 'fp32' | 'fp16'): Promise<ParityRow> {
   const { exportFiles: files, pack } = await forgedPack(preset, dtype);
   const manifest = pack.manifest;
   const { textHidden, textTokens, latentChannels } = manifest.dims;

@@ -1,8 +1,11 @@
+import { fileURLToPath } from 'node:url';
 import { Engine } from './engine.ts';
 import type { EnginePlatform } from './platform.ts';
 import { nodeGpu, type NodeGpuOptions } from '../gpu/node-gpu.ts';
 import type { BlobCache } from '../model/cache/blob-cache.ts';
 import { defaultBlobCache } from '../model/pack-opener.ts';
+import { NodeFolderSource } from '../model/sources/node-folder.ts';
+import { CONCEPT_WORLD_PACK_DIR } from './demo-pack.ts';
 
 export interface NodeEngineOptions extends NodeGpuOptions {
   /** Default: ~/.cache/lethe or $LETHE_CACHE_DIR. */
@@ -15,6 +18,7 @@ export function nodePlatform(options: NodeEngineOptions = {}): EnginePlatform {
     gpu: () => nodeGpu(options),
     onnxRunner: async () => new (await import('../pipeline/onnx/node-runner.ts')).NodeOnnxRunner(),
     blobCache: async () => options.cache ?? defaultBlobCache(),
+    shippedDemoPack: () => new NodeFolderSource(fileURLToPath(new URL(`../../public/${CONCEPT_WORLD_PACK_DIR}/`, import.meta.url))),
   };
 }
 

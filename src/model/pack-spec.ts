@@ -3,8 +3,14 @@
  * the cache are. The engine API re-exports them for the UI and the CLI.
  */
 
-/** The built-in demo packs (forged in the engine, no download). */
-export type DemoPreset = 'tiny-sd15' | 'tiny-sd21';
+/**
+ * The built-in demo packs: the concept world (a small model trained on emoji classes and styles,
+ * shipped with the app) and two random SD-shaped models forged in the engine.
+ */
+export type DemoPreset = 'concept-world' | 'tiny-sd15' | 'tiny-sd21';
+export const DEMO_PRESETS: readonly DemoPreset[] = ['concept-world', 'tiny-sd15', 'tiny-sd21'];
+/** The demo presets the forge makes (random weights, for tests and diagnostics). */
+export type ForgedDemoPreset = Exclude<DemoPreset, 'concept-world'>;
 
 /** Where a model pack comes from. Browser-only kinds carry handles the worker can read. */
 export type PackSourceSpec =
