@@ -3,7 +3,7 @@ import { MemoryBlobCache } from '../../src/model/cache/memory.ts';
 import { StorageFullError } from '../../src/model/cache/storage-full.ts';
 import { assertGenerationFits, assertPackFits, checkPackFit, PackDoesNotFitError, type FitAdapter } from '../../src/model/fit-check.ts';
 import { loadPackFiles } from '../../src/model/loader.ts';
-import { parseManifest, type PackManifest } from '../../src/model/manifest.ts';
+import { parseManifest, serializeManifest, type PackManifest } from '../../src/model/manifest.ts';
 import { HubSource } from '../../src/model/sources/hub.ts';
 import { HubServer } from '../support/hub-server.ts';
 import { rejection } from './rejection.ts';
@@ -209,6 +209,18 @@ describe('through the loader, with a hub-style server', () => {
     hub.clearLog();
     await loadPackFiles(source(), cache);
     expect(hub.log.map((entry) => entry.path)).toEqual(['manifest.json']);
+  });
+
+  test('an fp16 pack on an adapter without shader-f16 stops at manifest.json with what to do', async () => {
+    const cache = new MemoryBlobCache();
+    const manifest = { ...second.manifest, dtype: 'fp16' as const };
+    hub.setRepo(REPO, new Map([...second.files, ['manifest.json', new TextEncoder().encode(serializeManifest(manifest))]]));
+    hub.clearLog();
+    const error = await rejection(loadPackFiles(source(), cache, { beforeDownload: (m, cached) => void assertPackFits({ manifest: m, adapter: SWIFTSHADER, storage: null, cached }) }));
+    expect(error.message).toMatch(/^This tiny-sd15 fp16 pack \(309 KiB\) does not fit here \(nothing was downloaded\)\. This is an fp16 pack and this GPU adapter lacks the shader-f16 feature/);
+    expect(error.message).toMatch(/Load the fp32 pack of the same model/);
+    expect(hub.log.map((entry) => entry.path)).toEqual(['manifest.json']);
+    expect((await cache.list()).length).toBe(1);
   });
 
   test('a quota error mid-download keeps the verified files and the partial one, says how much more is needed, and the next load resumes', async () => {
