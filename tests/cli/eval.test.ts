@@ -31,11 +31,11 @@ beforeAll(async () => {
 });
 
 describe('lethe eval on the demo pack with the stand-in judge', () => {
-  const common = ['--pack', 'demo', '--class-list', path('classes.txt'), '--templates', '1', '--seeds', '1', '--steps', '1', '--judge', `concept-world:${path('judge.onnx')}`];
+  const common = ['--pack', 'demo:tiny-sd15', '--class-list', path('classes.txt'), '--templates', '1', '--seeds', '1', '--steps', '1', '--judge', `concept-world:${path('judge.onnx')}`];
 
   test('erase, eval --recipe writes a report and CSV with before and after; --replay reproduces every number; a tampered report is refused', async () => {
     capture();
-    expect(await main(['erase', '--pack', 'demo', '--concept', 'cat', '--retain', 'dog', '--out', path('recipe.json')])).toBe(0);
+    expect(await main(['erase', '--pack', 'demo:tiny-sd15', '--concept', 'cat', '--retain', 'dog', '--out', path('recipe.json')])).toBe(0);
     vi.restoreAllMocks();
     const first = capture();
     expect(await main(['eval', ...common, '--recipe', path('recipe.json'), '--out', path('report.json'), '--csv', path('table.csv')])).toBe(0);
@@ -52,7 +52,7 @@ describe('lethe eval on the demo pack with the stand-in judge', () => {
 
     vi.restoreAllMocks();
     const replay = capture();
-    expect(await main(['eval', '--pack', 'demo', '--replay', path('report.json'), '--judge', `concept-world:${path('judge.onnx')}`])).toBe(0);
+    expect(await main(['eval', '--pack', 'demo:tiny-sd15', '--replay', path('report.json'), '--judge', `concept-world:${path('judge.onnx')}`])).toBe(0);
     expect(replay.out.join('\n')).toContain('replay: every number of');
 
     const tampered = JSON.parse(readFileSync(path('report.json'), 'utf8'));
@@ -60,7 +60,7 @@ describe('lethe eval on the demo pack with the stand-in judge', () => {
     writeFileSync(path('tampered.json'), JSON.stringify(tampered));
     vi.restoreAllMocks();
     const refused = capture();
-    expect(await main(['eval', '--pack', 'demo', '--replay', path('tampered.json'), '--judge', `concept-world:${path('judge.onnx')}`])).not.toBe(0);
+    expect(await main(['eval', '--pack', 'demo:tiny-sd15', '--replay', path('tampered.json'), '--judge', `concept-world:${path('judge.onnx')}`])).not.toBe(0);
     expect(refused.err.join('\n')).toMatch(/runs\[0\]\.metrics: do not follow from the run's images \(Acc_e/);
     expect(serializeReport(report)).toContain('"format": "lethe-evaluation"');
   }, 120_000);
@@ -71,7 +71,7 @@ describe('lethe eval on the demo pack with the stand-in judge', () => {
     expect(err.join('\n')).toContain('name the erased class with --erased');
     expect(await main(['eval', ...common, '--erased', 'cow', '--out', path('x.json')])).not.toBe(0);
     expect(err.join('\n')).toContain('erased class "cow" is not one of the classes (cat, dog)');
-    expect(await main(['eval', '--pack', 'demo', '--judge', 'oracle', '--erased', 'cat', '--out', path('x.json')])).toBe(2);
+    expect(await main(['eval', '--pack', 'demo:tiny-sd15', '--judge', 'oracle', '--erased', 'cat', '--out', path('x.json')])).toBe(2);
     expect(err.join('\n')).toContain('--judge must be concept-world');
   }, 60_000);
 });

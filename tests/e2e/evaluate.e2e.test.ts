@@ -26,7 +26,7 @@ beforeAll(async () => {
   await page.route('**/concept-world/judge.onnx', (route) => route.fulfill({ status: 200, contentType: 'application/octet-stream', body: Buffer.from(standIn.onnx) }));
   await page.route('**/concept-world/judge.json', (route) => route.fulfill({ status: 200, contentType: 'application/json', body: JSON.stringify(standIn.json) }));
   downloads = mkdtempSync(join(tmpdir(), 'lethe-e2e-eval-'));
-});
+}, 300_000);
 afterAll(async () => {
   await browser?.close();
   if (downloads) rmSync(downloads, { recursive: true, force: true });
@@ -83,22 +83,23 @@ describe('Evaluate panel', () => {
 
     await page.getByTestId('evaluate-panel').screenshot({ path: process.env.LETHE_EVAL_SCREENSHOT ?? join(downloads, 'evaluate-panel.png') });
     expect(errors).toEqual([]);
-  });
+  }, 400_000);
 
   test('the same inputs in Node (the CLI engine) give the same numbers', async () => {
     const engine = await createNodeEngine({ cache: new NodeDirBlobCache(join(downloads, 'cache')) });
     try {
-      await engine.loadPack({ kind: 'demo' });
+      const pack = await engine.loadPack({ kind: 'demo', preset: 'tiny-sd15' });
+      expect(pack.id).toBe(report.pack.id); // the page's pack
       const edit = report.runs[1].edit;
       if (edit.kind !== 'recipe') throw new Error('expected a recipe edit');
       await engine.applyRecipe(edit.recipe);
-      const node = await engine.evaluate({ jobId: 'node', protocol: report.protocol, judge: { kind: 'concept-world', onnx: standIn.onnx, labels: standIn.json }, runs: [{ kind: 'original' }, { kind: 'edited' }] });
+      const node = await engine.evaluate({ jobId: 'node', protocol: report.protocol, judge: { kind: 'concept-world', onnx: standIn.onnx, labels: standIn.labels }, runs: [{ kind: 'original' }, { kind: 'edited' }] });
       // ORT's WebGPU EP in the page and its CPU EP in Node round differently; the judge sees almost the same pixels.
       for (const i of [0, 1]) expect(metricsDifference(node.report.runs[i].metrics, report.runs[i].metrics, 0.02)).toBeNull();
     } finally {
       await engine.dispose();
     }
-  });
+  }, 180_000);
 
   test('cancel stops a running evaluation', async () => {
     await fillSettings(2);
@@ -109,5 +110,5 @@ describe('Evaluate panel', () => {
     // The earlier table stays until a comparable evaluation replaces it.
     expect(await page.getByTestId('evaluate-row').count()).toBe(2);
     expect(errors).toEqual([]);
-  });
+  }, 240_000);
 });

@@ -62,12 +62,15 @@ describe('concept-world judge (stand-in ONNX through onnxruntime-node)', () => {
 
   test('logits that do not match the label list, and malformed label files, are refused naming the file', async () => {
     const standIn = await forgeStandInJudge();
-    const styles = await createConceptWorldJudge(new NodeOnnxRunner(), standIn.onnx, standIn.json, { head: 'style_logits' });
-    expect(styles.labels).toEqual(standIn.json.styles);
+    const styles = await createConceptWorldJudge(new NodeOnnxRunner(), standIn.onnx, standIn.labels, { head: 'style_logits' });
+    expect(styles.labels).toEqual(standIn.labels.styles);
     expect((await styles.classify([randomImage(64, 1)]))[0]).toHaveLength(4);
-    const short = await createConceptWorldJudge(new NodeOnnxRunner(), standIn.onnx, { objects: ['cat', 'dog', 'ship'], styles: standIn.json.styles }, { file: 'my.onnx' });
+    const short = await createConceptWorldJudge(new NodeOnnxRunner(), standIn.onnx, { objects: ['cat', 'dog', 'ship'], styles: standIn.labels.styles }, { file: 'my.onnx' });
     await expect(short.classify([randomImage(64, 1)])).rejects.toThrow('my.onnx: object_logits: expected logits [1, 3]');
     expect(() => parseConceptWorldLabels({ objects: ['a'], styles: 'b' }, 'judge.json')).toThrow('judge.json: styles: expected a non-empty list');
     expect(parseConceptWorldLabels({ objects: [{ name: 'cat' }], styles: ['x'] }, 'world.json').objects).toEqual(['cat']);
+    // judge.json as the concept-world trainer writes it: label lists per output.
+    expect(parseConceptWorldLabels({ input: { name: 'pixels' }, outputs: { object_logits: ['cat', 'dog'], style_logits: ['plain'] } }, 'judge.json')).toEqual({ objects: ['cat', 'dog'], styles: ['plain'] });
+    expect(() => parseConceptWorldLabels({ outputs: { object_logits: ['cat'] } }, 'judge.json')).toThrow('judge.json: outputs.style_logits: expected a non-empty list');
   });
 });

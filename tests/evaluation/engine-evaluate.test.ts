@@ -13,7 +13,7 @@ import { forgeStandInJudge, type StandInJudge } from '../support/forge-judge.ts'
 const engine = await createNodeEngine({ cache: new NodeDirBlobCache(mkdtempSync(join(tmpdir(), 'lethe-eval-'))) });
 let standIn: StandInJudge;
 beforeAll(async () => {
-  await engine.loadPack({ kind: 'demo' });
+  await engine.loadPack({ kind: 'demo', preset: 'tiny-sd15' });
   standIn = await forgeStandInJudge();
 });
 afterAll(() => engine.dispose());
@@ -32,7 +32,7 @@ const protocol: EvaluationProtocol = {
 const request = (jobId: string, runs: EvaluationRequest['runs']): EvaluationRequest => ({
   jobId,
   protocol,
-  judge: { kind: 'concept-world', onnx: standIn.onnx, labels: standIn.json },
+  judge: { kind: 'concept-world', onnx: standIn.onnx, labels: standIn.labels },
   runs,
   images: true,
 });

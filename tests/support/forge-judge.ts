@@ -1,5 +1,5 @@
-import { attr, GraphBuilder } from '../../src/model/forge/graph-builder.ts';
-import { modelBytes } from '../../src/model/forge/model-file.ts';
+import { attr, GraphBuilder } from '../../src/model/builders/graph-builder.ts';
+import { modelBytes } from '../../src/model/builders/model-file.ts';
 import { storedValues } from '../../src/model/forge/weight-values.ts';
 import { TensorDataType } from '../../src/formats/onnx/types.ts';
 
@@ -13,8 +13,10 @@ const FEATURES = 3 * (64 / CELL) * (64 / CELL);
 
 export interface StandInJudge {
   onnx: Uint8Array;
-  /** judge.json as the real one will carry it: the label order of both heads. */
-  json: { objects: string[]; styles: string[] };
+  /** judge.json as the concept-world trainer writes it: the label order of both heads. */
+  json: { outputs: { object_logits: string[]; style_logits: string[] } };
+  /** The same label order as the judge takes it. */
+  labels: { objects: string[]; styles: string[] };
   /** The stored weights, for a float64 reference of the graph. */
   weights: { objects: Float32Array; objectBias: Float32Array; styles: Float32Array };
 }
@@ -44,7 +46,8 @@ export async function forgeStandInJudge(seed = 7): Promise<StandInJudge> {
   const spec = (param: string) => graph.weights.find((w) => w.param === param)!;
   return {
     onnx,
-    json: { objects: [...STAND_IN_OBJECTS], styles: [...STAND_IN_STYLES] },
+    json: { outputs: { object_logits: [...STAND_IN_OBJECTS], style_logits: [...STAND_IN_STYLES] } },
+    labels: { objects: [...STAND_IN_OBJECTS], styles: [...STAND_IN_STYLES] },
     weights: { objects: storedValues(spec('object_head.weight'), seed), objectBias: storedValues(spec('object_head.bias'), seed), styles: storedValues(spec('style_head.weight'), seed) },
   };
 }

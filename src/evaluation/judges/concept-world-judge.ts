@@ -66,20 +66,26 @@ export async function createConceptWorldJudge(runner: OnnxRunner, model: Uint8Ar
 }
 
 /**
- * The label order from judge.json (or world.json): `objects` and `styles`, each a list of names or
- * of `{ name }` objects. Anything else is refused with the field named.
+ * The label order of the classifier's heads. judge.json (as the concept-world trainer writes it)
+ * lists them under `outputs`: `{ "outputs": { "object_logits": [...], "style_logits": [...] } }`;
+ * world.json has `objects` and `styles`, each a list of names or of `{ name }` objects. Anything
+ * else is refused with the field named.
  */
 export function parseConceptWorldLabels(json: unknown, file: string): ConceptWorldLabels {
-  if (typeof json !== 'object' || json === null) throw new FormatError(file, '(root)', 'expected a JSON object with "objects" and "styles"');
+  if (typeof json !== 'object' || json === null) throw new FormatError(file, '(root)', 'expected a JSON object with "outputs" (judge.json) or "objects" and "styles" (world.json)');
   const record = json as Record<string, unknown>;
-  const names = (field: 'objects' | 'styles'): string[] => {
-    const list = record[field];
-    if (!Array.isArray(list) || list.length === 0) throw new FormatError(file, field, 'expected a non-empty list of class names');
+  const outputs = record.outputs;
+  const fromOutputs = typeof outputs === 'object' && outputs !== null;
+  const source = fromOutputs ? (outputs as Record<string, unknown>) : record;
+  const names = (field: string): string[] => {
+    const list = source[field];
+    const path = fromOutputs ? `outputs.${field}` : field;
+    if (!Array.isArray(list) || list.length === 0) throw new FormatError(file, path, 'expected a non-empty list of class names');
     return list.map((item, i) => {
       const name = typeof item === 'string' ? item : typeof item === 'object' && item !== null ? (item as { name?: unknown }).name : undefined;
-      if (typeof name !== 'string' || name === '') throw new FormatError(file, `${field}[${i}]`, 'expected a name (a string or { "name": string })');
+      if (typeof name !== 'string' || name === '') throw new FormatError(file, `${path}[${i}]`, 'expected a name (a string or { "name": string })');
       return name;
     });
   };
-  return { objects: names('objects'), styles: names('styles') };
+  return fromOutputs ? { objects: names('object_logits'), styles: names('style_logits') } : { objects: names('objects'), styles: names('styles') };
 }
