@@ -8,7 +8,7 @@ describe('device loss', () => {
     const engine = await createNodeEngine({ cache: new MemoryBlobCache() });
     const events: EngineEvent[] = [];
     await engine.subscribe((event) => events.push(event));
-    await engine.loadPack({ kind: 'demo' });
+    await engine.loadPack({ kind: 'demo', preset: 'tiny-sd15' });
     const lostDevice = (await engine.gpu()).device;
     lostDevice.destroy();
     await lostDevice.lost;
@@ -22,7 +22,7 @@ describe('device loss', () => {
     await expect(engine.generate({ jobId: 'x', prompt: 'a cat', seed: 1, steps: 1, guidance: 1, scheduler: 'ddim', variant: 'original' })).rejects.toThrow(/No model is loaded/);
     const checks = await engine.selfTest();
     expect(checks.every((check) => check.passed)).toBe(true);
-    await engine.loadPack({ kind: 'demo' });
+    await engine.loadPack({ kind: 'demo', preset: 'tiny-sd15' });
     const image = await engine.generate({ jobId: 'y', prompt: 'a cat', seed: 1, steps: 1, guidance: 1, scheduler: 'ddim', variant: 'original' });
     expect(image.rgba.length).toBe(64 * 64 * 4);
     await engine.dispose();

@@ -8,7 +8,7 @@ import { NodeDirBlobCache } from '../../src/model/cache/node-dir.ts';
 
 const engine = await createNodeEngine({ cache: new NodeDirBlobCache(mkdtempSync(join(tmpdir(), 'lethe-erase-'))) });
 beforeAll(async () => {
-  await engine.loadPack({ kind: 'demo' });
+  await engine.loadPack({ kind: 'demo', preset: 'tiny-sd15' });
 });
 afterAll(() => engine.dispose());
 

@@ -25,7 +25,7 @@ const params = (overrides: Partial<GenerateParams> = {}): GenerateParams => ({
 describe('engine on the demo pack (Node: Dawn + onnxruntime-node)', () => {
   test('loads the forged demo pack with progress, then generates', async () => {
     const events: PackLoadProgress[] = [];
-    const summary = await engine.loadPack({ kind: 'demo' }, (p) => events.push(p));
+    const summary = await engine.loadPack({ kind: 'demo', preset: 'tiny-sd15' }, (p) => events.push(p));
     expect(summary.family).toBe('tiny-sd15');
     expect(summary.crossAttentionLayers).toBe(16);
     expect(events.map((e) => e.phase)).toContain('download');

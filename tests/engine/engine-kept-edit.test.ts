@@ -10,7 +10,7 @@ import { NodeDirBlobCache } from '../../src/model/cache/node-dir.ts';
 // while it was current, so UCE and RealEra can share one grid with the same seeds.
 const engine = await createNodeEngine({ cache: new NodeDirBlobCache(mkdtempSync(join(tmpdir(), 'lethe-kept-'))) });
 beforeAll(async () => {
-  await engine.loadPack({ kind: 'demo' });
+  await engine.loadPack({ kind: 'demo', preset: 'tiny-sd15' });
 });
 afterAll(() => engine.dispose());
 
