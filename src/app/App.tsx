@@ -1,41 +1,56 @@
-import { useEffect } from 'react';
+import { useEffect, type ComponentType } from 'react';
 import { AdapterPanel } from './components/AdapterPanel.tsx';
+import { ComparisonGrid } from './components/ComparisonGrid.tsx';
+import { CompareViewer } from './components/CompareViewer.tsx';
 import { ConceptPanel } from './components/ConceptPanel.tsx';
-import { EvaluatePanel } from './components/EvaluatePanel.tsx';
+import { DiagnosticsDrawer } from './components/DiagnosticsDrawer.tsx';
 import { GeneratePanel } from './components/GeneratePanel.tsx';
+import { HistoryPanel } from './components/HistoryPanel.tsx';
 import { LoraPanel } from './components/LoraPanel.tsx';
+import { MeasurePanel } from './components/MeasurePanel.tsx';
 import { ModelPanel } from './components/ModelPanel.tsx';
 import { Notices } from './components/Notices.tsx';
-import { SelfTestPanel } from './components/SelfTestPanel.tsx';
+import { StudioHeader } from './components/StudioHeader.tsx';
 import { useStudioShortcuts } from './shortcuts.ts';
+import { useStudio } from './store.ts';
 import { installTestHooks } from './test-hooks.ts';
 
+// Evaluation and training panels are built alongside the studio; each is mounted once its file exists.
+const optionalPanels = import.meta.glob<Record<string, ComponentType>>(['./components/EvaluatePanel.tsx', './components/TrainingPanel.tsx'], { eager: true });
+const EvaluatePanel = optionalPanels['./components/EvaluatePanel.tsx']?.EvaluatePanel ?? null;
+const TrainingPanel = optionalPanels['./components/TrainingPanel.tsx']?.TrainingPanel ?? null;
+
+/**
+ * The erasure workbench: the order on screen is the order of the work (model -> concept ->
+ * erase -> compare -> export). Wide windows put the steps on the left and the results on the
+ * right; narrow ones stack them in the same order.
+ */
 export function App() {
   useStudioShortcuts();
   useEffect(installTestHooks, []);
+  const gpuUnavailable = useStudio((s) => s.gpu.state === 'unavailable');
   return (
     <div className="studio">
-      <header>
-        <h1>Lethe</h1>
-        <p className="tagline">Erase concepts from Stable Diffusion — on your GPU, in this tab, with no server.</p>
-      </header>
+      <StudioHeader />
       <Notices />
-      <main>
-        <AdapterPanel />
-        <ModelPanel />
-        <SelfTestPanel />
-      </main>
-      {/* The images stay in view (sticky) while the concept and LoRA controls scroll beside them. */}
-      <div className="workspace">
-        <div className="workspace-images">
-          <GeneratePanel />
-        </div>
-        <div className="workspace-controls">
+      {gpuUnavailable && <AdapterPanel />}
+      <div className="workbench">
+        <div className="workbench-steps">
+          <ModelPanel />
           <ConceptPanel />
+        </div>
+        <div className="workbench-results">
+          <ComparisonGrid />
+          <GeneratePanel />
+          <MeasurePanel />
+          {EvaluatePanel && <EvaluatePanel />}
           <LoraPanel />
+          {TrainingPanel && <TrainingPanel />}
+          <HistoryPanel />
         </div>
       </div>
-      <EvaluatePanel />
+      <DiagnosticsDrawer />
+      <CompareViewer />
     </div>
   );
 }

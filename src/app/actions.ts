@@ -2,11 +2,15 @@ import type { PackLoadProgress, PackSourceSpec } from '../engine/api.ts';
 import { describePackError } from '../model/pack-error-advice.ts';
 import { Comlink, engineClient } from './engine-client.ts';
 import { applyPackProgress, pickedFolderName, specForChoice } from './model-load.ts';
+import { resetGridForPack } from './grid-actions.ts';
 import { useStudio } from './store.ts';
+import { applySharedRecipe, readStartState, syncShareUrl } from './workbench-actions.ts';
 
 /** UI actions: each asks the engine and puts the answer in the store. */
 export async function connectEngine(): Promise<void> {
   const engine = engineClient();
+  // The history and a shared link's model come first: the pack loaded below is the link's.
+  readStartState();
   const { setGpu, notify } = useStudio.getState();
   await engine.subscribe(
     Comlink.proxy((event) => {
@@ -21,6 +25,7 @@ export async function connectEngine(): Promise<void> {
   setGpu(status);
   // The studio opens ready to use: the built-in demo pack (the default choice) needs no download.
   if (status.state === 'ready' && !useStudio.getState().model.loaded) await loadModelPack();
+  if (useStudio.getState().model.loaded) await applySharedRecipe();
 }
 
 export async function runSelfTest(): Promise<void> {
@@ -61,7 +66,13 @@ export async function loadModelPack(): Promise<void> {
   try {
     const summary = await engineClient().loadPack(spec, Comlink.proxy(onProgress));
     if (load !== loadCounter) return;
+    const packChanged = useStudio.getState().model.loaded?.id !== summary.id;
     updateModel({ loaded: summary, load: { state: 'done', ms: performance.now() - startedAt } });
+    // The engine dropped the edit and every kept one with the old pack.
+    if (packChanged) resetGridForPack();
+    else useStudio.getState().updateGrid({ edits: [], previousId: null });
+    useStudio.getState().updateEdit({ active: null, formSignature: null });
+    syncShareUrl();
   } catch (error) {
     if (load !== loadCounter) return;
     updateModel({ error: describePackError(error, spec.kind), load: { state: 'failed' } });

@@ -191,6 +191,18 @@ export function eraseRequestFor(form: ConceptForm): EraseRequest {
   return request;
 }
 
+/**
+ * The request the form makes, as a string to compare: equal strings erase the same way. A form
+ * the engine would refuse has its own signature, never equal to an edit's.
+ */
+export function formSignature(form: ConceptForm): string {
+  try {
+    return JSON.stringify(eraseRequestFor(form));
+  } catch (error) {
+    return `invalid: ${(error as Error).message}`;
+  }
+}
+
 /** The form that reproduces a recipe's settings (after undo/redo or opening a recipe file). */
 export function conceptFormFromRecipe(recipe: ErasureRecipe, previous: ConceptForm): ConceptForm {
   const weighted = (list: readonly { concept: string; weight: number }[]): ChipValue[] => list.map((c) => ({ concept: c.concept, weight: c.weight }));

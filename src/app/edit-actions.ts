@@ -1,6 +1,6 @@
 import type { EraseRequest } from '../engine/api.ts';
 import { parseRecipe } from '../erasure/recipe.ts';
-import { conceptFormFromRecipe, editLabel, eraseRequestFor, type ConceptForm } from './concept-form.ts';
+import { conceptFormFromRecipe, editLabel, eraseRequestFor, formSignature, type ConceptForm } from './concept-form.ts';
 import { fileSafe, saveBlob } from './downloads.ts';
 import { canRedo, canUndo, commitEdit, redoEdit, undoEdit, type EditStack } from './edit-stack.ts';
 import { engineClient } from './engine-client.ts';
@@ -8,6 +8,7 @@ import { describeEngineError, type EngineCall } from './engine-error-advice.ts';
 import { cancelEditedJobs, regenerateEdited } from './generate-actions.ts';
 import { useStudio } from './store.ts';
 import { sameEditEntry, type ActiveEdit, type EditEntry } from './studio-state.ts';
+import { editBecameCurrent, eraseStarted } from './workbench-actions.ts';
 
 /**
  * Edits: erase, recipes, undo/redo, clear, LoRA import. They run one after another (the engine
@@ -44,9 +45,15 @@ export function eraseNow(): Promise<void> {
   return enqueueEdit(async () => {
     // Slider moves queue several recomputes; only the newest is worth running.
     if (ticket !== eraseTicket) return;
+    const finished = eraseStarted(request.method);
     await changeEdit('erase', async () => {
       const summary = await engineClient().erase(request);
-      return { active: { kind: 'closed-form', summary }, entry: { kind: 'recipe', id: summary.id, recipe: summary.recipe, label: editLabel(request.concepts) } };
+      finished(summary.ms.total);
+      return {
+        active: { kind: 'closed-form', summary },
+        entry: { kind: 'recipe', id: summary.id, recipe: summary.recipe, label: editLabel(request.concepts) },
+        signature: JSON.stringify(request),
+      };
     });
   });
 }
@@ -56,7 +63,8 @@ export function eraseNow(): Promise<void> {
  * recomputed once the user stops moving the control for RECOMPUTE_DELAY_MS.
  */
 export function changeConceptForm(patch: Partial<ConceptForm> | ((form: ConceptForm) => ConceptForm), recompute = false): void {
-  const { updateConcept } = useStudio.getState();
+  const { updateConcept, methodNote, setMethodNote } = useStudio.getState();
+  if (methodNote !== null) setMethodNote(null);
   updateConcept((c) => ({ form: typeof patch === 'function' ? patch(c.form) : { ...c.form, ...patch } }));
   if (recompute && useStudio.getState().edit.active?.kind === 'closed-form') {
     cancelScheduledErase();
@@ -86,7 +94,7 @@ export function clearEdit(): Promise<void> {
   return enqueueEdit(() =>
     changeEdit('erase', async () => {
       await engineClient().clearEdit();
-      return { active: null, entry: null };
+      return { active: null, entry: null, signature: null };
     }),
   );
 }
@@ -102,6 +110,12 @@ export async function openRecipe(file: File): Promise<void> {
   }
   cancelScheduledErase();
   await enqueueEdit(() => changeEdit('recipe', () => applyEntry({ kind: 'recipe', id: '', recipe: text, label: file.name })));
+}
+
+/** Makes an earlier edit (from the history, or a shared link) current again; undoable. */
+export function restoreEdit(entry: EditEntry): Promise<void> {
+  cancelScheduledErase();
+  return enqueueEdit(() => changeEdit(entry.kind === 'lora' ? 'lora-import' : 'recipe', () => applyEntry(entry)));
 }
 
 /** "Download recipe": the current closed-form edit's canonical JSON. */
@@ -144,6 +158,8 @@ export async function measureEdit(): Promise<void> {
 interface EditChange {
   active: ActiveEdit | null;
   entry: EditEntry | null;
+  /** formSignature of the form that describes the edit (closed-form edits only). */
+  signature: string | null;
 }
 
 /** Runs one edit change: on success it becomes current and undoable, and the erased image follows. */
@@ -165,9 +181,11 @@ async function changeEdit(call: EngineCall, run: () => Promise<EditChange>): Pro
     updateEdit({ busy: false });
     if (call === 'lora-import') updateLora({ importing: false });
   }
-  updateEdit((e) => ({ active: change.active, stack: commitEdit(e.stack, change.entry, sameEditEntry) }));
+  const previous = useStudio.getState().edit.active;
+  updateEdit((e) => ({ active: change.active, formSignature: change.signature, stack: commitEdit(e.stack, change.entry, sameEditEntry) }));
   if (call === 'lora-import') updateLora({ error: null });
   else updateConcept({ error: null });
+  editBecameCurrent(previous, change.active, change.entry);
   void regenerateEdited();
   return true;
 }
@@ -181,12 +199,13 @@ async function move(step: (stack: EditStack<EditEntry>) => EditStack<EditEntry>)
   updateEdit({ busy: true });
   await cancelEditedJobs();
   let active: ActiveEdit | null;
+  let signature: string | null = null;
   try {
     if (next.current === null) {
       await engineClient().clearEdit();
       active = null;
     } else {
-      active = (await applyEntry(next.current)).active;
+      ({ active, signature } = await applyEntry(next.current));
     }
   } catch (error) {
     updateConcept({ error: describeEngineError(error, next.current?.kind === 'lora' ? 'lora-import' : 'recipe') });
@@ -195,8 +214,10 @@ async function move(step: (stack: EditStack<EditEntry>) => EditStack<EditEntry>)
   } finally {
     updateEdit({ busy: false });
   }
-  updateEdit({ stack: next, active });
+  const previous = useStudio.getState().edit.active;
+  updateEdit({ stack: next, active, formSignature: signature });
   updateConcept({ error: null });
+  editBecameCurrent(previous, active, next.current);
   void regenerateEdited();
 }
 
@@ -207,10 +228,11 @@ async function applyEntry(entry: EditEntry): Promise<EditChange> {
     const summary = await engine.applyRecipe(entry.recipe);
     const recipe = parseRecipe(summary.recipe, 'recipe');
     useStudio.getState().updateConcept((c) => ({ form: conceptFormFromRecipe(recipe, c.form) }));
-    return { active: { kind: 'closed-form', summary }, entry: { kind: 'recipe', id: summary.id, recipe: summary.recipe, label: editLabel(recipe.concepts) } };
+    const signature = formSignature(useStudio.getState().concept.form);
+    return { active: { kind: 'closed-form', summary }, entry: { kind: 'recipe', id: summary.id, recipe: summary.recipe, label: editLabel(recipe.concepts) }, signature };
   }
   // Structured clone copies the bytes, so the stack keeps its own for a later redo.
   const summary = await engine.importLora(entry.bytes, entry.fileName, entry.strength);
   useStudio.getState().updateLora((l) => ({ imported: summary, form: { ...l.form, strength: entry.strength } }));
-  return { active: { kind: 'lora', summary }, entry: { kind: 'lora', id: summary.editId, bytes: entry.bytes, fileName: entry.fileName, strength: entry.strength } };
+  return { active: { kind: 'lora', summary }, entry: { kind: 'lora', id: summary.editId, bytes: entry.bytes, fileName: entry.fileName, strength: entry.strength }, signature: null };
 }

@@ -4,6 +4,7 @@ import { engineClient } from './engine-client.ts';
 import { describeEngineError } from './engine-error-advice.ts';
 import { loraExportOptions } from './lora-form.ts';
 import { useStudio } from './store.ts';
+import { activeEditId } from './studio-state.ts';
 
 /** "Download LoRA": exports the current closed-form edit and saves the file. */
 export async function exportLora(): Promise<void> {
@@ -16,11 +17,13 @@ export async function exportLora(): Promise<void> {
     return;
   }
   updateLora({ exporting: true, error: null });
+  // The edit is fixed while the export runs (edits and exports share the engine's queue).
+  const editId = activeEditId(useStudio.getState().edit.active);
   try {
     const result = await engineClient().exportLora(options);
     saveBlob(new Blob([result.bytes as Uint8Array<ArrayBuffer>], { type: 'application/octet-stream' }), result.fileName);
     const { bytes, ...rest } = result;
-    updateLora({ exported: { ...rest, bytes: bytes.byteLength, options: `${options.convention}, rank ${options.rank}, ${options.dtype}` } });
+    updateLora({ exported: { ...rest, bytes: bytes.byteLength, options: `${options.convention}, rank ${options.rank}, ${options.dtype}`, editId } });
   } catch (error) {
     updateLora({ error: describeEngineError(error, 'lora-export') });
   } finally {

@@ -3,6 +3,7 @@ import type { CacheInfo, DemoPreset, GpuStatus, KernelCheck, PackSummary } from 
 import type { PackErrorView } from '../model/pack-error-advice.ts';
 import { initialConceptState, initialEditState, initialGenerationState, initialLoraState, type ConceptState, type EditState, type GenerationState, type LoraState } from './studio-state.ts';
 import type { HubFields, ModelSourceChoice, PackLoadView, PickedFolder } from './model-load.ts';
+import { initialGridState, initialTimingState, type GridState, type HistoryItem, type TimingState } from './workbench-state.ts';
 
 export type SelfTestState =
   | { state: 'idle' }
@@ -32,7 +33,7 @@ export interface ModelState {
 
 export const initialModelState: ModelState = {
   choice: 'demo',
-  demoPreset: 'tiny-sd15',
+  demoPreset: 'concept-world',
   hub: { repo: '', revision: '', endpoint: '', token: '' },
   folder: null,
   load: { state: 'idle' },
@@ -57,6 +58,15 @@ export interface StudioState {
   /** The edit the engine applies now, and undo/redo. */
   edit: EditState;
   lora: LoraState;
+  /** The comparison grid of the current and pinned edits. */
+  grid: GridState;
+  /** Every edit made, newest first (recipes survive a reload). */
+  history: HistoryItem[];
+  timings: TimingState;
+  /** The diagnostics drawer (GPU, pack files, cache, self-test) is open. */
+  diagnosticsOpen: boolean;
+  /** What switching the method also changed, said until the next change of the form. */
+  methodNote: string | null;
   setGpu(gpu: GpuStatus): void;
   setSelfTest(selfTest: SelfTestState): void;
   notify(message: string): void;
@@ -66,6 +76,11 @@ export interface StudioState {
   updateConcept(patch: Partial<ConceptState> | ((concept: ConceptState) => Partial<ConceptState>)): void;
   updateEdit(patch: Partial<EditState> | ((edit: EditState) => Partial<EditState>)): void;
   updateLora(patch: Partial<LoraState> | ((lora: LoraState) => Partial<LoraState>)): void;
+  updateGrid(patch: Partial<GridState> | ((grid: GridState) => Partial<GridState>)): void;
+  setHistory(history: HistoryItem[] | ((history: HistoryItem[]) => HistoryItem[])): void;
+  updateTimings(patch: Partial<TimingState> | ((timings: TimingState) => Partial<TimingState>)): void;
+  setDiagnosticsOpen(open: boolean): void;
+  setMethodNote(note: string | null): void;
 }
 
 export const useStudio = create<StudioState>((set) => ({
@@ -77,6 +92,11 @@ export const useStudio = create<StudioState>((set) => ({
   concept: initialConceptState(),
   edit: initialEditState(),
   lora: initialLoraState(),
+  grid: initialGridState(),
+  history: [],
+  timings: initialTimingState(),
+  diagnosticsOpen: false,
+  methodNote: null,
   setGpu: (gpu) => set({ gpu }),
   setSelfTest: (selfTest) => set({ selfTest }),
   notify: (message) => set((state) => ({ notices: [...state.notices.slice(-4), message] })),
@@ -85,4 +105,9 @@ export const useStudio = create<StudioState>((set) => ({
   updateConcept: (patch) => set((state) => ({ concept: { ...state.concept, ...(typeof patch === 'function' ? patch(state.concept) : patch) } })),
   updateEdit: (patch) => set((state) => ({ edit: { ...state.edit, ...(typeof patch === 'function' ? patch(state.edit) : patch) } })),
   updateLora: (patch) => set((state) => ({ lora: { ...state.lora, ...(typeof patch === 'function' ? patch(state.lora) : patch) } })),
+  updateGrid: (patch) => set((state) => ({ grid: { ...state.grid, ...(typeof patch === 'function' ? patch(state.grid) : patch) } })),
+  setHistory: (history) => set((state) => ({ history: typeof history === 'function' ? history(state.history) : history })),
+  updateTimings: (patch) => set((state) => ({ timings: { ...state.timings, ...(typeof patch === 'function' ? patch(state.timings) : patch) } })),
+  setDiagnosticsOpen: (diagnosticsOpen) => set({ diagnosticsOpen }),
+  setMethodNote: (methodNote) => set({ methodNote }),
 }));

@@ -52,6 +52,11 @@ export interface EditState {
   stack: EditStack<EditEntry>;
   /** What the engine applies now (null: the original model). */
   active: ActiveEdit | null;
+  /**
+   * The concept form (as formSignature) that made the active closed-form edit: when the form no
+   * longer matches, every result of the edit is marked outdated. Null for LoRA edits and none.
+   */
+  formSignature: string | null;
   /** An erase, recipe, undo/redo, clear or import is running. */
   busy: boolean;
 }
@@ -77,8 +82,8 @@ export interface ConceptState {
 export interface LoraState {
   form: LoraForm;
   exporting: boolean;
-  /** The last export, without its bytes (they went to the download). */
-  exported: (Omit<LoraExportResult, 'bytes'> & { bytes: number; options: string }) | null;
+  /** The last export, without its bytes (they went to the download), and the edit it exported. */
+  exported: (Omit<LoraExportResult, 'bytes'> & { bytes: number; options: string; editId: string | null }) | null;
   importing: boolean;
   /** The last file opened: kept so the strength slider can re-apply it. */
   file: { name: string; bytes: Uint8Array } | null;
@@ -106,7 +111,7 @@ export function initialConceptState(): ConceptState {
 }
 
 export function initialEditState(): EditState {
-  return { stack: emptyEditStack<EditEntry>(), active: null, busy: false };
+  return { stack: emptyEditStack<EditEntry>(), active: null, formSignature: null, busy: false };
 }
 
 export function initialLoraState(): LoraState {

@@ -73,3 +73,19 @@ describe('grid columns and jobs', () => {
     expect(settingsKey({ steps: 3, guidance: 1, scheduler: 'ddim' })).not.toBe(settings);
   });
 });
+
+describe('concept presets from the concept world', () => {
+  test('each object erases with its synonyms and preserves the others; a malformed file gives none', async () => {
+    const { presetsFromWorld, withPreset } = await import('../../src/app/concept-presets.ts');
+    const world = { objects: [{ name: 'cat', synonyms: ['feline', 'kitty'] }, { name: 'dog', synonyms: ['canine'] }, { name: 'ship' }, { bad: 1 }] };
+    const presets = presetsFromWorld(world);
+    expect(presets.map((p) => p.concept)).toEqual(['cat', 'dog', 'ship']);
+    const next = withPreset({ ...form(), method: 'realera' }, presets[0]);
+    expect(next.method).toBe('realera');
+    expect(next.targets).toEqual([{ concept: 'cat', weight: 1, anchor: '', corefs: [{ concept: 'feline', weight: 1 }, { concept: 'kitty', weight: 1 }] }]);
+    expect(next.preserve.map((c) => c.concept)).toEqual(['dog', 'ship']);
+    expect(next.retains).toEqual([]);
+    expect(presetsFromWorld(null)).toEqual([]);
+    expect(presetsFromWorld({ objects: 'x' })).toEqual([]);
+  });
+});

@@ -16,10 +16,10 @@ export function AdapterPanel() {
   }
   const { report, problems } = gpu;
   return (
-    <section className="panel adapter" data-testid="adapter-panel">
+    <section className="panel adapter" data-testid="adapter-details">
       <h2>GPU</h2>
       <dl>
-        <dt>Vendor</dt><dd data-testid="adapter-vendor">{report.vendor || 'unknown'}</dd>
+        <dt>Vendor</dt><dd data-testid="adapter-details-vendor">{report.vendor || 'unknown'}</dd>
         <dt>Architecture</dt><dd>{report.architecture || 'unknown'}</dd>
         <dt>Description</dt><dd>{report.description || '—'}</dd>
         <dt>shader-f16</dt><dd data-testid="adapter-f16">{report.shaderF16 ? 'yes' : 'no (f32 weights only)'}</dd>

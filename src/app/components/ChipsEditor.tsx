@@ -1,7 +1,10 @@
+import type { ReactNode } from 'react';
 import { addChips, type ChipValue } from '../concept-form.ts';
 
 export interface ChipsEditorProps {
-  label: string;
+  label: ReactNode;
+  /** The input's accessible name when the label is not plain text. */
+  ariaLabel?: string;
   /** The input's test id; chips get `${testId}-chip`. */
   testId: string;
   chips: readonly ChipValue[];
@@ -14,7 +17,7 @@ export interface ChipsEditorProps {
 }
 
 /** Concepts as removable chips, each with its weight; Enter or a comma adds what is typed. */
-export function ChipsEditor({ label, testId, chips, draft, onDraft, onChange, placeholder, disabled }: ChipsEditorProps) {
+export function ChipsEditor({ label, ariaLabel, testId, chips, draft, onDraft, onChange, placeholder, disabled }: ChipsEditorProps) {
   const commit = () => {
     if (draft.trim() === '') return;
     onChange(addChips(chips, draft), false);
@@ -50,7 +53,7 @@ export function ChipsEditor({ label, testId, chips, draft, onDraft, onChange, pl
           spellCheck={false}
           disabled={disabled}
           data-testid={testId}
-          aria-label={label}
+          aria-label={ariaLabel ?? (typeof label === 'string' ? label : testId)}
           onChange={(e) => {
             // A typed or pasted comma completes a chip.
             const text = e.target.value;

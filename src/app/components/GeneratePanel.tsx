@@ -18,7 +18,7 @@ export function GeneratePanel() {
   const formError = useStudio((s) => s.generation.formError);
   return (
     <section className="panel generate-panel" data-testid="generate-panel">
-      <h2>Generate</h2>
+      <h2>Try your own prompt</h2>
       <GenerateFields disabled={!ready} />
       <div className="button-row">
         <button type="button" onClick={() => void generatePair()} disabled={!ready || busy} data-testid="generate" title="Ctrl+Enter (⌘+Enter)">
@@ -27,7 +27,7 @@ export function GeneratePanel() {
         <button type="button" className="secondary" onClick={() => void cancelGeneration()} disabled={!busy} data-testid="cancel">
           Cancel
         </button>
-        <span className="hint">Ctrl+Enter generates the original and the erased image with the same seed.</span>
+        <span className="hint">Ctrl+Enter makes the original and the erased image with the same seed. These sampling settings are also the comparison's.</span>
       </div>
       <NotReadyHint />
       {formError && (

@@ -2,6 +2,8 @@ import { formatBytes } from '../../gpu/device.ts';
 import { exportLora, openLora, setLoraStrength } from '../lora-actions.ts';
 import { RANK_SUGGESTIONS, type LoraForm } from '../lora-form.ts';
 import { useStudio } from '../store.ts';
+import { activeEditId } from '../studio-state.ts';
+import { formMatchesEdit } from '../workbench-state.ts';
 import { EngineErrorBox, FileButton, NotReadyHint, Slider, useEngineReady } from './common.tsx';
 
 export function LoraPanel() {
@@ -9,8 +11,10 @@ export function LoraPanel() {
   const error = useStudio((s) => s.lora.error);
   const updateLora = useStudio((s) => s.updateLora);
   return (
-    <section className="panel lora-panel" data-testid="lora-panel">
-      <h2>LoRA</h2>
+    <section className="panel lora-panel step" data-testid="lora-panel">
+      <h2>
+        <span className="step-number">5</span> Export as a LoRA
+      </h2>
       <ExportSection ready={ready} />
       <ImportSection ready={ready} />
       <NotReadyHint />
@@ -64,10 +68,18 @@ function ExportSection({ ready }: { ready: boolean }) {
 
 function ExportReport() {
   const exported = useStudio((s) => s.lora.exported);
+  const currentId = useStudio((s) => activeEditId(s.edit.active));
+  const matches = useStudio((s) => formMatchesEdit(s.concept.form, s.edit));
   if (!exported) return null;
   const truncated = exported.worstRelativeError > 0 || exported.layers.some((l) => l.relativeError > 0);
+  const outdated = exported.editId !== currentId || !matches;
   return (
-    <div className="lora-report" data-testid="lora-export-summary" data-rank={exported.rank} data-worst={exported.worstRelativeError} data-file={exported.fileName}>
+    <div className={`lora-report${outdated ? ' outdated' : ''}`} data-testid="lora-export-summary" data-rank={exported.rank} data-worst={exported.worstRelativeError} data-file={exported.fileName} data-edit-id={exported.editId ?? ''} data-outdated={String(outdated)}>
+      {outdated && (
+        <p className="outdated-note" data-testid="lora-outdated">
+          Outdated: this file holds edit {exported.editId?.slice(0, 8)}, {exported.editId !== currentId ? 'not the current edit' : 'and the settings changed since'}. Download again for the current one.
+        </p>
+      )}
       <p>
         Saved <span className="mono">{exported.fileName}</span> ({formatBytes(exported.bytes)}; {exported.options}): rank {exported.rank}, {exported.layers.length} projections.{' '}
         {truncated ? (

@@ -15,7 +15,7 @@ export function NotReadyHint() {
   if (gpuReady && loaded) return null;
   return (
     <p className="hint not-ready" data-testid="not-ready">
-      {!gpuReady ? 'Waiting for the GPU (see the GPU panel).' : loading ? 'Loading the model pack…' : 'Load a model pack in the Model panel first.'}
+      {!gpuReady ? 'Waiting for the GPU (see Diagnostics).' : loading ? 'Loading the model…' : 'Load a model in step 1 first.'}
     </p>
   );
 }
@@ -27,7 +27,12 @@ export function EngineErrorBox({ error, testId, onDismiss }: { error: EngineErro
     <div className="model-error engine-error" role="alert" data-testid={testId}>
       <p className="error-title">{error.title}</p>
       {error.advice && <p>{error.advice}</p>}
-      {error.detail && error.detail !== error.title && <p className="error-detail">{error.detail}</p>}
+      {error.detail && error.detail !== error.title && error.detail !== error.advice && (
+        <details>
+          <summary>technical detail</summary>
+          <p className="error-detail">{error.detail}</p>
+        </details>
+      )}
       {onDismiss && (
         <button type="button" className="secondary dismiss" onClick={onDismiss} aria-label="dismiss">
           ×
@@ -39,6 +44,8 @@ export function EngineErrorBox({ error, testId, onDismiss }: { error: EngineErro
 
 export interface SliderProps {
   label: ReactNode;
+  /** The number box's accessible name when the label is not plain text. */
+  ariaLabel?: string;
   testId: string;
   value: number;
   min: number;
@@ -50,7 +57,7 @@ export interface SliderProps {
 }
 
 /** A range with a number box beside it: drag for a feel, type for an exact value. */
-export function Slider({ label, testId, value, min, max, step, onChange, disabled, hint }: SliderProps) {
+export function Slider({ label, ariaLabel, testId, value, min, max, step, onChange, disabled, hint }: SliderProps) {
   const id = useId();
   const take = (text: string) => {
     const next = Number(text);
@@ -60,7 +67,7 @@ export function Slider({ label, testId, value, min, max, step, onChange, disable
     <div className="slider" title={hint}>
       <label htmlFor={id}>{label}</label>
       <input id={id} type="range" min={min} max={max} step={step} value={Number.isFinite(value) ? value : min} onChange={(e) => take(e.target.value)} disabled={disabled} data-testid={testId} />
-      <input type="number" min={min} max={max} step={step} value={Number.isFinite(value) ? value : ''} onChange={(e) => take(e.target.value)} disabled={disabled} data-testid={`${testId}-value`} aria-label={typeof label === 'string' ? label : testId} />
+      <input type="number" min={min} max={max} step={step} value={Number.isFinite(value) ? value : ''} onChange={(e) => take(e.target.value)} disabled={disabled} data-testid={`${testId}-value`} aria-label={ariaLabel ?? (typeof label === 'string' ? label : testId)} />
     </div>
   );
 }
