@@ -10,9 +10,10 @@ import { evalCommand } from './commands/eval.ts';
 import { proposeCommand } from './commands/propose.ts';
 import { describeFailure, EXIT_CODES, failureLine } from './failure.ts';
 import { packCommand } from './commands/pack.ts';
+import { trainCommand } from './commands/train.ts';
 
 /** Every `lethe` command, in the order `lethe --help` lists them. */
-export const COMMANDS: readonly CliCommand[] = [infoCommand, forgeCommand, convertCommand, packCommand, tokenizeCommand, generateCommand, eraseCommand, exportCommand, evalCommand, proposeCommand];
+export const COMMANDS: readonly CliCommand[] = [infoCommand, forgeCommand, convertCommand, packCommand, tokenizeCommand, generateCommand, eraseCommand, exportCommand, trainCommand, evalCommand, proposeCommand];
 
 /** Accepted anywhere on the command line: a failure prints its stack after the one-line message. */
 export const DEBUG_FLAG = '--debug';

@@ -20,6 +20,8 @@ export type { KernelCheck } from '../gpu/self-test.ts';
 import type { KernelCheck } from '../gpu/self-test.ts';
 export type { EvaluationImage, EvaluationProgressEvent, EvaluationRequest, EvaluationResult, EvaluationRunRequest } from '../evaluation/evaluate.ts';
 import type { EvaluationProgressEvent, EvaluationRequest, EvaluationResult } from '../evaluation/evaluate.ts';
+export type { SavedTraining, TrainProgressEvent, TrainRequest, TrainSummary } from '../erasure/fine-tune/train-request.ts';
+import type { SavedTraining, TrainProgressEvent, TrainRequest, TrainSummary } from '../erasure/fine-tune/train-request.ts';
 
 export type EngineEvent =
   | { type: 'device-lost'; reason: string; message: string }
@@ -72,6 +74,18 @@ export interface EngineApi {
   exportLora(options: LoraExportOptions): Promise<LoraExportResult>;
   /** Opens a LoRA file and makes it the current edit at `strength`. */
   importLora(bytes: Uint8Array, fileName: string, strength: number): Promise<LoraImportSummary>;
+
+  /**
+   * Fine-tunes a LoRA from a recipe with a fineTune section (RealEra alignment, ESD-x, CRCE),
+   * checkpointing to browser storage; the result becomes the current edit (exportLora writes it).
+   * cancel(jobId) stops it before the next step; the last checkpoint stays.
+   */
+  train(request: TrainRequest, onProgress?: (progress: TrainProgressEvent) => void): Promise<TrainSummary>;
+  /** Holds a running train() before its next step; resumeTraining continues it. */
+  pauseTraining(jobId: string): Promise<void>;
+  resumeTraining(jobId: string): Promise<void>;
+  /** The saved checkpoint of a training recipe, if any: the studio offers to resume it after a reload. */
+  savedTraining(recipeJson: string): Promise<SavedTraining | null>;
 }
 
 export interface GenerateParams {

@@ -43,6 +43,14 @@ import { exactLoraUpsGpu, uploadEditFactors } from '../erasure/closed-form-gpu.t
 import { buildErasureProblem, rebuildFromRecipe, solveErasure, type BuiltErasure, type ErasureContext, type ErasureEncoder } from '../erasure/problem-builder.ts';
 import { parseRecipe, serializeRecipe, type ErasureRecipe } from '../erasure/recipe.ts';
 import type { CrossAttentionLayer } from '../model/manifest.ts';
+import { OpfsCheckpointStore, type CheckpointStore } from '../erasure/fine-tune/checkpoint-store.ts';
+import { decodeCheckpoint } from '../erasure/fine-tune/fine-tune-checkpoint.ts';
+import { runFineTune, type FineTuneModel, type TrainedLora } from '../erasure/fine-tune/fine-tune-loop.ts';
+import { PauseGate } from '../erasure/fine-tune/pause-gate.ts';
+import { combinedLoraLayers, exportTrainedLora, type ClosedFormFactors } from '../erasure/fine-tune/trained-lora.ts';
+import { parseTrainingRecipe, readClosedFormFactors, uploadCombined } from '../erasure/fine-tune/training-edit.ts';
+import type { SavedTraining, TrainProgressEvent, TrainRequest, TrainSummary } from '../erasure/fine-tune/train-request.ts';
+import { parseSchedulerConfig } from '../pipeline/schedulers/scheduler-config.ts';
 
 /** Prompts per text-encoder run while building an erasure. */
 const ERASE_ENCODE_BATCH = 16;
@@ -74,6 +82,11 @@ export class Engine implements EngineApi {
   private readonly queue = new JobQueue();
   private readonly jobs = new Map<string, AbortController>();
   private readonly listeners = new Set<(event: EngineEvent) => void>();
+  /** Where training checkpoints go: OPFS in a browser, none in Node unless the CLI gives a folder. */
+  private checkpoints: CheckpointStore | null = typeof navigator !== 'undefined' && typeof navigator.storage?.getDirectory === 'function' ? new OpfsCheckpointStore() : null;
+  private readonly gates = new Map<string, PauseGate>();
+  /** The last fine-tuning result, exportable while it is the current edit. */
+  private trained: { editId: string; lora: TrainedLora; closedForm: ClosedFormFactors | null; recipe: ErasureRecipe } | null = null;
 
   constructor(private readonly platform: EnginePlatform) {}
 
@@ -112,7 +125,7 @@ export class Engine implements EngineApi {
       const opened = await openPack(spec, {
         cache: await this.blobCache(),
         onProgress: report,
-        demoPack: demoPackSource,
+        demoPack: (preset) => demoPackSource(preset, this.platform.shippedDemoPack),
         // Limits before work: a pack that cannot run here fails before a byte of it is downloaded.
         beforeDownload: async (manifest, cached) => {
           const adapter = (await this.runner()).sharesDevice ? this.report : null;
@@ -260,6 +273,98 @@ export class Engine implements EngineApi {
     }
   }
 
+  /** The store training checkpoints go to (the CLI's --checkpoint folder); null: none. */
+  useCheckpointStore(store: CheckpointStore | null): void {
+    this.checkpoints = store;
+  }
+
+  async train(request: TrainRequest, onProgress?: (progress: TrainProgressEvent) => void): Promise<TrainSummary> {
+    if (this.jobs.has(request.jobId)) throw new InputError(`train: job ${request.jobId} is already running`);
+    const controller = new AbortController();
+    const gate = new PauseGate();
+    this.jobs.set(request.jobId, controller);
+    this.gates.set(request.jobId, gate);
+    const notify = (progress: TrainProgressEvent) => void Promise.resolve(onProgress?.(progress)).catch(() => undefined);
+    try {
+      const ctx = await this.gpu();
+      return await this.queue.run(async () => {
+        const model = this.requireModel();
+        const recipe = parseTrainingRecipe(request.recipe, 'recipe');
+        if (recipe.pack.sha256 !== model.pack.manifestSha256)
+          throw new InputError(`recipe: pack.sha256: the recipe was made for pack ${recipe.pack.sha256.slice(0, 12)}, the loaded pack is ${model.pack.manifestSha256.slice(0, 12)}; load its pack first`);
+        const recipeText = serializeRecipe(recipe);
+        const recipeSha256 = await sha256Hex(new TextEncoder().encode(recipeText));
+        const layers = model.weights.layers;
+        let closedForm: ClosedFormFactors | null = null;
+        let baseDeltas: KvDeltas | undefined;
+        if (recipe.fineTune.base === 'closed-form') {
+          const built = await rebuildFromRecipe(recipe, this.erasureEncoder(ctx, model), this.erasureContext(model));
+          await this.activateClosedForm(ctx, model, built, performance.now());
+          baseDeltas = this.edit!.deltas;
+          closedForm = await readClosedFormFactors(ctx, baseDeltas, layers.length);
+        }
+        const fineTuneModel: FineTuneModel = {
+          manifest: model.pack.manifest,
+          read: (path) => model.pack.files.bytes(path),
+          weights: model.weights,
+          schedulerConfig: parseSchedulerConfig(model.schedulerConfig, 'ddim'),
+          encode: (prompts) => model.encode(ctx, prompts),
+        };
+        const result = await runFineTune(ctx, fineTuneModel, {
+          recipe,
+          recipeSha256,
+          baseDeltas,
+          store: this.checkpoints ?? undefined,
+          checkpointEvery: request.checkpointEvery ?? 10,
+          resume: request.resume,
+          stopAfter: request.stopAfter,
+          onProgress: (p) => notify({ jobId: request.jobId, ...p }),
+          control: { signal: controller.signal, gate: () => gate.wait(controller.signal) },
+        });
+        const combined = combinedLoraLayers(result.lora, closedForm);
+        const deltas = uploadCombined(ctx, combined, (module) => layers.findIndex((l) => l.module === module));
+        const editId = await sha256Hex(new TextEncoder().encode(`trained:${recipeSha256}:${result.steps}`));
+        releaseEdit(this.edit);
+        this.edit = { kind: 'lora', id: editId, deltas, summary: { fileName: `trained ${recipe.fineTune.objective}`, strength: 1, applied: combined.map((l) => `${l.module}.${l.projection}`), notApplied: [], editId } };
+        this.trained = { editId, lora: result.lora, closedForm, recipe };
+        return {
+          jobId: request.jobId,
+          editId,
+          recipe: recipeText,
+          steps: result.steps,
+          resumedAt: result.resumedAt,
+          losses: result.losses.map((l) => ({ step: l.step, loss: l.loss, groups: { ...l.groups } })),
+          seconds: result.seconds,
+          rank: combined[0]?.rank ?? 0,
+        };
+      });
+    } finally {
+      this.jobs.delete(request.jobId);
+      this.gates.delete(request.jobId);
+    }
+  }
+
+  /** Holds a running train() before its next step (the state stays on the GPU). */
+  async pauseTraining(jobId: string): Promise<void> {
+    this.gates.get(jobId)?.pause();
+  }
+
+  async resumeTraining(jobId: string): Promise<void> {
+    this.gates.get(jobId)?.resume();
+  }
+
+  /** The saved checkpoint of a training recipe, if the checkpoint store holds one (the studio offers to resume it). */
+  async savedTraining(recipeJson: string): Promise<SavedTraining | null> {
+    if (!this.checkpoints) return null;
+    const recipe = parseTrainingRecipe(recipeJson, 'recipe');
+    const text = serializeRecipe(recipe);
+    const sha = await sha256Hex(new TextEncoder().encode(text));
+    const bytes = await this.checkpoints.read(`${sha}.ckpt`);
+    if (!bytes) return null;
+    const checkpoint = decodeCheckpoint(bytes, `${this.checkpoints.description}/${sha}.ckpt`);
+    return { recipe: text, step: checkpoint.step, steps: recipe.fineTune.steps, losses: checkpoint.losses.map((l) => ({ step: l.step, loss: l.loss, groups: { ...l.groups } })) };
+  }
+
   async cancel(jobId: string): Promise<void> {
     this.jobs.get(jobId)?.abort(new DOMException(`generation ${jobId} was cancelled`, 'AbortError'));
   }
@@ -339,6 +444,10 @@ export class Engine implements EngineApi {
     return this.queue.run(async () => {
       const model = this.requireModel();
       const edit = this.edit;
+      // A fine-tuned edit: the factors the studio applies (closed-form and trained side by side).
+      if (this.trained && edit?.id === this.trained.editId) {
+        return exportTrainedLora({ ...this.trained, packSha256: model.pack.manifestSha256, family: model.pack.manifest.family }, options);
+      }
       if (edit?.kind !== 'closed-form') {
         throw new InputError(edit ? 'The current edit is an imported LoRA: export it from the tool that made it, or erase a concept first.' : 'Nothing to export: erase a concept first.');
       }

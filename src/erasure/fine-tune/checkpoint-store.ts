@@ -4,6 +4,7 @@
  * killed mid-write still has its last complete checkpoint (the OPFS store writes a temporary
  * file and swaps it in).
  */
+import { OutputError } from '../../util/errors.ts';
 
 export interface CheckpointStore {
   /** Where it writes, for messages ("folder ./ckpt", "browser storage (OPFS) /lethe-training"). */
@@ -16,8 +17,7 @@ export interface CheckpointStore {
 }
 
 /** The storage refused a checkpoint (quota, disk full, permissions): the run stops, its last checkpoint is kept. */
-export class CheckpointStorageError extends Error {
-  override readonly name = 'CheckpointStorageError';
+export class CheckpointStorageError extends OutputError {
   constructor(
     readonly where: string,
     readonly bytes: number,
