@@ -199,12 +199,18 @@ export async function benchTrueScale(
     const rows: TrueScaleStage[] = [];
     const spec = { kind: 'hub' as const, repo, endpoint };
 
+    log(`true-scale ${name}: serving ${repo}`);
     await window.__letheServePack?.(repo);
+    log(`true-scale ${name}: loading from ${endpoint}`);
     const load = await measure(name, 'load', ctx, log, async () => {
       let download = 0;
       let compileStarted = 0;
       const started = performance.now();
+      let lastFile = '';
       const summary = await engine.loadPack(spec, (p) => {
+        const seconds = ((performance.now() - started) / 1000).toFixed(0);
+        if (p.file && p.file !== lastFile) log(`  ${name} ${p.phase} ${p.file}${p.cached ? ' (cached)' : ''} at ${seconds} s`);
+        lastFile = p.file ?? lastFile;
         if (p.phase === 'compile' && !compileStarted) {
           compileStarted = performance.now();
           download = (compileStarted - started) / 1000;
