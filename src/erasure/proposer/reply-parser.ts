@@ -22,26 +22,28 @@ export class ProposalReplyError extends Error {
   }
 }
 
-/** The JSON schema the reply must follow (the Prompt API's responseConstraint takes it as is). */
+const ITEM_SCHEMA = {
+  type: 'object',
+  properties: {
+    concept: { type: 'string', minLength: 1, maxLength: 60 },
+    certainty: { type: 'string', enum: ['Very High', 'High', 'Normal', 'Low', 'Very Low'] },
+  },
+  required: ['concept', 'certainty'],
+  additionalProperties: false,
+} as const;
+
+/**
+ * The JSON schema the reply must follow (the Prompt API's responseConstraint takes it as is;
+ * written out without $ref, which not every constrained decoder resolves).
+ */
 export const PROPOSAL_REPLY_SCHEMA = {
   type: 'object',
   properties: {
-    corefs: { type: 'array', items: { $ref: '#/$defs/item' } },
-    retains: { type: 'array', items: { $ref: '#/$defs/item' } },
+    corefs: { type: 'array', items: ITEM_SCHEMA },
+    retains: { type: 'array', items: ITEM_SCHEMA },
   },
   required: ['corefs', 'retains'],
   additionalProperties: false,
-  $defs: {
-    item: {
-      type: 'object',
-      properties: {
-        concept: { type: 'string', minLength: 1, maxLength: 60 },
-        certainty: { type: 'string', enum: ['Very High', 'High', 'Normal', 'Low', 'Very Low'] },
-      },
-      required: ['concept', 'certainty'],
-      additionalProperties: false,
-    },
-  },
 } as const;
 
 const MAX_REPLY_CHARS = 64 * 1024;
