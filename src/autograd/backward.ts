@@ -8,8 +8,8 @@ import type { GpuTensor } from '../gpu/tensor.ts';
 import { ShapeError } from '../util/errors.ts';
 import { binary } from '../gpu/kernels/binary.ts';
 import type { TapeEntry } from './op-types.ts';
-import { vjpRule } from './rules/index.ts';
-import type { GraphNode, VjpContext } from './rules/types.ts';
+import { opOf } from './ops/index.ts';
+import type { GraphNode, VjpContext } from './ops/op.ts';
 
 /** The part of a tape entry the sweep reads (op-types.ts TapeEntry fits). */
 export interface TapeRecord {
@@ -127,8 +127,8 @@ export function backward(ctx: GpuContext, tape: readonly (TapeRecord | TapeEntry
         continue;
       }
       const { node } = entry;
-      const rule = vjpRule(node.opType);
-      if (!rule) throw new ShapeError(`backward: no VJP rule for ${node.opType} (node ${node.name}); gradients from the loss pass through it to ${[...wrt].join(', ')}`);
+      const rule = opOf(node.opType);
+      if (!rule?.backward) throw new ShapeError(`backward: no VJP rule for ${node.opType} (node ${node.name}); gradients from the loss pass through it to ${[...wrt].join(', ')}`);
       const outputGrads = node.outputs.map((name, k) => {
         if (k > 0 && rule.differentiableOutputs !== 'all') return null;
         return grads.get(name) ?? null;

@@ -12,7 +12,7 @@ import { FormatError, ShapeError } from '../util/errors.ts';
 import { halfBitsToFloat32, bfloat16BitsToFloat32 } from '../util/half.ts';
 import type { OpAttribute, OpNode } from './op-types.ts';
 import { FLOAT_TYPES, HOST_EVALUATORS, type HostTensor } from './fold-eval.ts';
-import { gpuOp } from './ops/index.ts';
+import { opOf } from './ops/index.ts';
 
 /** Constants up to this many elements are read onto the CPU for folding; larger ones stay GPU-only weights. */
 const HOST_FOLD_LIMIT = 1 << 16;
@@ -101,7 +101,9 @@ export function foldGraph(model: ModelProto, inputShapes: Record<string, readonl
       continue;
     }
 
-    const spec = gpuOp(node.opType);
+    // Ops without `prepare` (the fused ones) are made by rewrites after folding, never read from a file.
+    const found = opOf(node.opType);
+    const spec = found?.prepare ? { staticInputs: found.staticInputs, prepare: found.prepare } : undefined;
     const evaluator = Object.hasOwn(HOST_EVALUATORS, node.opType) ? HOST_EVALUATORS[node.opType] : undefined;
     const hostInputs = ins.map((v) => (v ? hostValue(v, file) : null));
     const allHost = ins.every((v, i) => v === null || hostInputs[i] !== null);

@@ -1,23 +1,21 @@
 /**
  * Load-time rewrites of a folded piece graph, both opt-in through loadPieceGraph's options:
- * fused attention (rules/attention.ts matchAttention) and LoRA nodes on adapted MatMuls
+ * fused attention (ops/attention.ts matchAttention) and LoRA nodes on adapted MatMuls
  * (parameters.ts insertLoraNodes). Each keeps the folded form: static shapes on every node.
  */
 import { TensorDataType } from '../formats/onnx/types.ts';
 import { ShapeError } from '../util/errors.ts';
 import { tensorToFloat64, type FoldedGraph, type GraphValue } from './fold.ts';
 import type { ForwardFn, OpNode } from './op-types.ts';
-import { gpuOp } from './ops/index.ts';
-import { insertLoraNodes, LORA_OP, loraNodeForward, moduleOfNode, type LoraAdapter } from './parameters.ts';
-import { FUSED_ATTENTION_OP, fusedAttentionForward, matchAttention } from './rules/attention.ts';
+import { opOf } from './ops/index.ts';
+import { insertLoraNodes, LORA_OP, moduleOfNode, type LoraAdapter } from './parameters.ts';
+import { matchAttention } from './ops/attention.ts';
 
-/** Forward of any node the executor may hold, rewritten ones included. */
+/** Forward of any node the executor may hold, rewritten ones included: all come from the one registry. */
 export function forwardOf(node: OpNode): ForwardFn {
-  if (node.opType === FUSED_ATTENTION_OP) return fusedAttentionForward;
-  if (node.opType === LORA_OP) return loraNodeForward;
-  const spec = gpuOp(node.opType);
-  if (!spec) throw new ShapeError(`${node.opType} "${node.name}": no GPU forward`);
-  return spec.forward;
+  const op = opOf(node.opType);
+  if (!op) throw new ShapeError(`${node.opType} "${node.name}": no GPU forward`);
+  return op.forward;
 }
 
 /** Shape of every tensor the nodes read or write. */

@@ -11,8 +11,8 @@
  * 2. Treat the returned `parameterNames` like extra graph inputs: bind them to the GPU
  *    tensors of a `ParameterSet` at each forward (no upload; they live on the GPU), with
  *    static shapes [r, in] and [out, r].
- * 3. Run `LetheLora` with `loraNodeForward` (an op-types.ts ForwardFn) and record it on the
- *    tape like any op. Its VJP rule is in rules/lora.ts (table key `LetheLora`).
+ * 3. Run `LetheLora` (ops/lora.ts: its forward and backward) and record it on the tape like
+ *    any op.
  * 4. Ask `backward(..., { wrt: parameterNames })` for the factor gradients.
  * executor.ts loadPieceGraph(..., { lora: parameterSet.adapters() }) does steps 1-3 (graph-rewrites.ts).
  * attn2 to_k / to_v need none of this: their LoRA acts on the K/V inputs (lora.ts).
@@ -20,10 +20,9 @@
 import type { GpuContext } from '../gpu/context.ts';
 import type { GpuTensor } from '../gpu/tensor.ts';
 import { ShapeError } from '../util/errors.ts';
-import { initLora, loraForward, type LoraFactors } from './lora.ts';
-import { LORA_OP } from './rules/lora.ts';
-import type { GraphNode } from './rules/types.ts';
-import { floatAttribute } from './rules/util.ts';
+import { initLora, type LoraFactors } from './lora.ts';
+import { LORA_OP } from './ops/lora.ts';
+import type { GraphNode } from './ops/op.ts';
 
 export { LORA_OP };
 
@@ -77,12 +76,6 @@ export function insertLoraNodes(nodes: readonly GraphNode[], adapters: readonly 
   return { nodes: out, parameterNames, unmatched: adapters.map((s) => s.module).filter((m) => !matched.has(m)) };
 }
 
-/** Forward of a LetheLora node (op-types.ts ForwardFn shape). */
-export function loraNodeForward(ctx: GpuContext, inputs: readonly (GpuTensor | null)[], node: GraphNode): { outputs: GpuTensor[] } {
-  const [x, y, a, b] = inputs;
-  if (!x || !y || !a || !b) throw new ShapeError(`${LORA_OP} ${node.name}: needs x, y, A and B`);
-  return { outputs: [loraForward(ctx, x, y, { a, b, alpha: floatAttribute(node, 'alpha', Number.NaN) })] };
-}
 
 /** LoRA factors by module, on the GPU, addressable by their graph tensor names. */
 export class ParameterSet {

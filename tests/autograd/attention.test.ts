@@ -1,7 +1,7 @@
 import { describe, expect, test } from 'vitest';
 import { backward, type TapeRecord } from '../../src/autograd/backward.ts';
-import { FUSED_ATTENTION_OP, fusedAttentionForward, matchAttention } from '../../src/autograd/rules/attention.ts';
-import type { GraphNode } from '../../src/autograd/rules/types.ts';
+import { FUSED_ATTENTION_OP, fusedAttentionForward, matchAttention } from '../../src/autograd/ops/attention.ts';
+import type { GraphNode } from '../../src/autograd/ops/op.ts';
 import { attentionBackward, attentionForward } from '../../src/gpu/kernels/attention.ts';
 import { binary } from '../../src/gpu/kernels/binary.ts';
 import { matmul } from '../../src/gpu/kernels/matmul.ts';

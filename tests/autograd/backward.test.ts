@@ -1,6 +1,6 @@
 import { describe, expect, test } from 'vitest';
 import { backward, type TapeRecord } from '../../src/autograd/backward.ts';
-import type { GraphNode } from '../../src/autograd/rules/types.ts';
+import type { GraphNode } from '../../src/autograd/ops/op.ts';
 import { binary } from '../../src/gpu/kernels/binary.ts';
 import { matmul } from '../../src/gpu/kernels/matmul.ts';
 import { unary } from '../../src/gpu/kernels/unary.ts';

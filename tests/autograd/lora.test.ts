@@ -1,8 +1,9 @@
 import { describe, expect, test } from 'vitest';
 import { backward, type TapeRecord } from '../../src/autograd/backward.ts';
 import { loraBackward, loraProject } from '../../src/autograd/lora.ts';
-import { insertLoraNodes, LORA_OP, loraNodeForward, moduleOfNode, ParameterSet } from '../../src/autograd/parameters.ts';
-import type { GraphNode } from '../../src/autograd/rules/types.ts';
+import { insertLoraNodes, LORA_OP, moduleOfNode, ParameterSet } from '../../src/autograd/parameters.ts';
+import { loraNodeForward } from '../../src/autograd/ops/lora.ts';
+import type { GraphNode } from '../../src/autograd/ops/op.ts';
 import { matmul } from '../../src/gpu/kernels/matmul.ts';
 import { softmax } from '../../src/gpu/kernels/softmax.ts';
 import { testContext } from '../support/gpu.ts';

@@ -6,8 +6,8 @@
  */
 import type { GpuContext } from '../../src/gpu/context.ts';
 import type { GpuTensor } from '../../src/gpu/tensor.ts';
-import { vjpRule } from '../../src/autograd/rules/index.ts';
-import type { GraphNode } from '../../src/autograd/rules/types.ts';
+import { opOf } from '../../src/autograd/ops/index.ts';
+import type { GraphNode } from '../../src/autograd/ops/op.ts';
 import { maxRelError, randn, roundToFloat32 } from '../support/reference.ts';
 
 export interface Operand {
@@ -56,8 +56,8 @@ export async function checkVjp(ctx: GpuContext, c: VjpCase, seed = 1): Promise<V
   const present = gpuInputs.filter((t): t is GpuTensor => t !== null);
   const gpuOutputs = c.gpuOutputs ? c.gpuOutputs(ctx, present) : outputs.map((o) => ctx.upload(o.data, o.shape));
   const gradOutputs = outputs.map((o, k) => ctx.upload(dys[k], o.shape));
-  const rule = vjpRule(c.node.opType);
-  if (!rule) throw new Error(`no rule for ${c.node.opType}`);
+  const rule = opOf(c.node.opType);
+  if (!rule?.backward) throw new Error(`no rule for ${c.node.opType}`);
   const fullNode: GraphNode = { ...node(c.node.opType, {}, operands.length, outputs.length), ...c.node };
   const grads = rule.backward(
     {

@@ -4,7 +4,7 @@
  */
 import { ShapeError } from '../../util/errors.ts';
 import { contiguousStrides } from '../../gpu/kernels/layout-copy.ts';
-import { normalizeAxisAt } from './spec.ts';
+import { normalizeAxisAt } from './prepare-helpers.ts';
 
 export interface StridedView {
   shape: number[];
@@ -23,11 +23,19 @@ export interface SliceParams {
 }
 
 /** ONNX Slice semantics (negative indices, clamping, negative steps) resolved per axis. */
-export function resolveSlice(label: string, shape: readonly number[], starts: readonly number[], ends: readonly number[], axesIn?: readonly number[], stepsIn?: readonly number[]): SliceParams {
+export function resolveSlice(
+  label: string,
+  shape: readonly number[],
+  starts: readonly number[],
+  ends: readonly number[],
+  axesIn?: readonly number[],
+  stepsIn?: readonly number[],
+): SliceParams {
   const rank = shape.length;
   const axes = (axesIn ?? starts.map((_, i) => i)).map((a) => normalizeAxisAt(label, a, rank));
   const steps = stepsIn ?? starts.map(() => 1);
-  if (ends.length !== starts.length || axes.length !== starts.length || steps.length !== starts.length) throw new ShapeError(`${label}: starts, ends, axes and steps differ in length`);
+  if (ends.length !== starts.length || axes.length !== starts.length || steps.length !== starts.length)
+    throw new ShapeError(`${label}: starts, ends, axes and steps differ in length`);
   if (new Set(axes).size !== axes.length) throw new ShapeError(`${label}: repeated axis in [${axes}]`);
   const out = { axes: [] as number[], starts: [] as number[], ends: [] as number[], steps: [] as number[], shape: [...shape] };
   axes.forEach((axis, i) => {
@@ -120,7 +128,8 @@ export function reshapeTarget(label: string, inShape: readonly number[], request
   const size = inShape.reduce((a, b) => a * b, 1);
   const out = requested.map((d, i) => (d === 0 && !allowZero ? inShape[i] : d));
   const unknown = out.filter((d) => d === -1).length;
-  if (unknown > 1 || out.some((d) => d === undefined || d < -1 || !Number.isInteger(d))) throw new ShapeError(`${label}: invalid target shape [${requested}] for [${inShape}]`);
+  if (unknown > 1 || out.some((d) => d === undefined || d < -1 || !Number.isInteger(d)))
+    throw new ShapeError(`${label}: invalid target shape [${requested}] for [${inShape}]`);
   if (unknown === 1) {
     const known = out.filter((d) => d !== -1).reduce((a, b) => a * b, 1);
     if (known === 0 || size % known !== 0) throw new ShapeError(`${label}: cannot reshape [${inShape}] to [${requested}]`);

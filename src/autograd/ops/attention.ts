@@ -8,8 +8,8 @@ import type { GpuContext } from '../../gpu/context.ts';
 import type { GpuTensor } from '../../gpu/tensor.ts';
 import { ShapeError } from '../../util/errors.ts';
 import { attentionBackward, attentionForward } from '../../gpu/kernels/attention.ts';
-import { floatAttribute, gradOf, input, output } from './util.ts';
-import type { GraphNode, OpRule } from './types.ts';
+import { floatAttributeOf, gradOf, input, output } from './vjp-helpers.ts';
+import type { GraphNode, Op, VjpRule } from './op.ts';
 
 export const FUSED_ATTENTION_OP = 'LetheAttention';
 
@@ -20,22 +20,23 @@ export const FUSED_ATTENTION_OP = 'LetheAttention';
 export function fusedAttentionForward(ctx: GpuContext, inputs: readonly (GpuTensor | null)[], node: GraphNode): { outputs: GpuTensor[]; saved: GpuTensor[] } {
   const [q, kT, v] = inputs;
   if (!q || !kT || !v) throw new ShapeError(`${FUSED_ATTENTION_OP} ${node.name}: needs inputs q, kᵀ, v`);
-  const scale = floatAttribute(node, 'scale', Number.NaN);
+  const scale = floatAttributeOf(node, 'scale', Number.NaN);
   const { out, logSumExp } = attentionForward(ctx, { q, k: kT, v, scale, keysTransposed: true });
   return { outputs: [out], saved: [logSumExp] };
 }
 
 // O = softmax(scale q kᵀ) v: dQ, dKᵀ, dV by the recomputing kernels (attention-backward-*.wgsl)
-export const fusedAttention: OpRule = {
-  backward: (v, grads) => {
-    const logSumExp = v.saved?.[0];
-    if (!logSumExp) throw new ShapeError(`${FUSED_ATTENTION_OP} ${v.node.name}: the tape lacks the saved log-sum-exp`);
-    const operands = { q: input(v, 0), k: input(v, 1), v: input(v, 2), scale: floatAttribute(v.node, 'scale', Number.NaN), keysTransposed: true };
-    const { dq, dk, dv } = attentionBackward(v.ctx, operands, { out: output(v, 0), logSumExp }, gradOf(v, grads));
-    const result = [dq, dk, dv].map((g, i) => (v.needs[i] ? g : (g.release(), null)));
-    return result;
-  },
+const fusedAttentionVjp: VjpRule = (v, grads) => {
+  const logSumExp = v.saved?.[0];
+  if (!logSumExp) throw new ShapeError(`${FUSED_ATTENTION_OP} ${v.node.name}: the tape lacks the saved log-sum-exp`);
+  const operands = { q: input(v, 0), k: input(v, 1), v: input(v, 2), scale: floatAttributeOf(v.node, 'scale', Number.NaN), keysTransposed: true };
+  const { dq, dk, dv } = attentionBackward(v.ctx, operands, { out: output(v, 0), logSumExp }, gradOf(v, grads));
+  const result = [dq, dk, dv].map((g, i) => (v.needs[i] ? g : (g.release(), null)));
+  return result;
 };
+
+/** The fused op: forward and backward in one entry (graph-rewrites.ts fuseAttention creates its nodes). */
+export const ATTENTION_OPS: Record<string, Op> = { [FUSED_ATTENTION_OP]: { forward: fusedAttentionForward, backward: fusedAttentionVjp } };
 
 export interface AttentionMatch {
   /** The five nodes the fused node replaces (Mul, Mul, MatMul, Softmax, MatMul). */
@@ -48,7 +49,11 @@ export interface AttentionMatch {
  * constant (initializer or folded); the two scale factors must be scalars. Intermediates must
  * have no other consumers and must not be graph outputs (then the fusion would hide them).
  */
-export function matchAttention(nodes: readonly GraphNode[], constant: (tensor: string) => readonly number[] | undefined, graphOutputs: ReadonlySet<string> = new Set()): AttentionMatch[] {
+export function matchAttention(
+  nodes: readonly GraphNode[],
+  constant: (tensor: string) => readonly number[] | undefined,
+  graphOutputs: ReadonlySet<string> = new Set(),
+): AttentionMatch[] {
   const producer = new Map<string, GraphNode>();
   const consumers = new Map<string, GraphNode[]>();
   for (const node of nodes) {
@@ -59,7 +64,10 @@ export function matchAttention(nodes: readonly GraphNode[], constant: (tensor: s
   const scaled = (name: string): { source: string; factor: number; node: GraphNode } | null => {
     const node = producer.get(name);
     if (node?.opType !== 'Mul' || !private_(name)) return null;
-    for (const [valueAt, sourceAt] of [[1, 0], [0, 1]] as const) {
+    for (const [valueAt, sourceAt] of [
+      [1, 0],
+      [0, 1],
+    ] as const) {
       const value = constant(node.inputs[valueAt]);
       if (value?.length === 1 && constant(node.inputs[sourceAt]) === undefined) return { source: node.inputs[sourceAt], factor: value[0], node };
     }

@@ -1,8 +1,13 @@
+/**
+ * What an op is (forward, backward and load-time preparation together), and what each part sees.
+ * ops/index.ts is the registry: one entry per ONNX op type.
+ */
 import type { GpuContext } from '../../gpu/context.ts';
 import type { GpuTensor } from '../../gpu/tensor.ts';
+import type { ForwardFn, OpAttribute } from '../op-types.ts';
 
 /**
- * The part of the executor's OpNode (op-types.ts) the VJP rules read; structural, so fused
+ * The part of the executor's OpNode (op-types.ts) a backward reads; structural, so fused
  * nodes made by matchAttention and hand-made test nodes fit too.
  */
 export interface GraphNode {
@@ -39,9 +44,38 @@ export interface VjpContext {
  */
 export type VjpRule = (v: VjpContext, gradOutputs: readonly (GpuTensor | null)[]) => (GpuTensor | null)[];
 
-/** An op's derivative, and, for ops Lethe adds to graphs (fused attention), its forward. */
-export interface OpRule {
-  backward: VjpRule;
+/** What an op sees at load: ONNX attributes, static input shapes and folded operand values. */
+export interface PrepareArgs {
+  /** For messages: `Conv "/conv_in/Conv"`. */
+  label: string;
+  attributes: Record<string, OpAttribute>;
+  /** Aligned with the node's inputs; null for an absent optional input. */
+  inputShapes: (number[] | null)[];
+  /** Values of the inputs listed in `staticInputs` (null when absent). */
+  operands: (Float64Array | null)[];
+  /** How many outputs the node declares (Split without sizes splits evenly into them). */
+  outputCount: number;
+  opset: number;
+}
+
+export interface Prepared {
+  /** Attributes the forward (and the VJP rule) reads: ONNX ones plus resolved operands. */
+  attributes: Record<string, OpAttribute>;
+  outputShapes: number[][];
+}
+
+/**
+ * One op of the executor, in one place: `prepare` runs once at load (checks everything it can,
+ * resolves folded operands into attributes, infers output shapes), `forward` runs every step,
+ * `backward` is its derivative. Ops that only graph rewrites create (fused attention, LoRA) have
+ * no `prepare`: their nodes arrive with shapes. An op without `backward` runs in inference only.
+ */
+export interface Op {
+  /** Input positions that must be constant at load (shape operands); they become attributes. */
+  staticInputs?: readonly number[];
+  prepare?: (args: PrepareArgs) => Prepared;
+  forward: ForwardFn;
+  backward?: VjpRule;
   /** Output slots that carry gradients: 'all', or by default only output 0. */
   differentiableOutputs?: 'all';
 }

@@ -1,36 +1,6 @@
-import type { ForwardFn, OpAttribute } from '../op-types.ts';
+/** Readers of a node's attributes and shapes at load, for the ops' `prepare`. */
 import { ShapeError } from '../../util/errors.ts';
-
-/** What an op sees at load: ONNX attributes, static input shapes and folded operand values. */
-export interface PrepareArgs {
-  /** For messages: `Conv "/conv_in/Conv"`. */
-  label: string;
-  attributes: Record<string, OpAttribute>;
-  /** Aligned with the node's inputs; null for an absent optional input. */
-  inputShapes: (number[] | null)[];
-  /** Values of the inputs listed in `staticInputs` (null when absent). */
-  operands: (Float64Array | null)[];
-  /** How many outputs the node declares (Split without sizes splits evenly into them). */
-  outputCount: number;
-  opset: number;
-}
-
-export interface Prepared {
-  /** Attributes the forward (and the VJP rule) reads: ONNX ones plus resolved operands. */
-  attributes: Record<string, OpAttribute>;
-  outputShapes: number[][];
-}
-
-/**
- * A GPU op of the executor: `prepare` runs once at load (checks everything it can, resolves
- * folded operands into attributes, infers output shapes); `forward` runs every step.
- */
-export interface OpSpec {
-  /** Input positions that must be constant at load (shape operands); they become attributes. */
-  staticInputs?: readonly number[];
-  prepare: (args: PrepareArgs) => Prepared;
-  forward: ForwardFn;
-}
+import type { PrepareArgs } from './op.ts';
 
 export function intAttribute(args: PrepareArgs, name: string, fallback?: number): number {
   const value = args.attributes[name];

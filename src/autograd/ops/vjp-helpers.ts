@@ -1,8 +1,9 @@
+/** Helpers of the ops' `backward`: tape access, attributes of a recorded node, broadcasting. */
 import type { GpuContext } from '../../gpu/context.ts';
 import type { GpuTensor } from '../../gpu/tensor.ts';
 import { ShapeError } from '../../util/errors.ts';
 import { sumToShape } from '../../gpu/kernels/sum-to-shape.ts';
-import type { GraphNode, VjpContext } from './types.ts';
+import type { GraphNode, VjpContext } from './op.ts';
 
 /** A fresh copy (rules never hand out tensors they were given). */
 export function copyOf(ctx: GpuContext, x: GpuTensor, shape: readonly number[] = x.shape): GpuTensor {
@@ -22,7 +23,8 @@ export function unbroadcast(ctx: GpuContext, grad: GpuTensor, shape: readonly nu
 
 export function input(v: VjpContext, index: number): GpuTensor {
   const tensor = v.inputs[index];
-  if (!tensor) throw new ShapeError(`${v.node.opType} ${v.node.name}: backward needs input ${index} (${v.node.inputs[index] ?? 'absent'}), which the tape does not hold`);
+  if (!tensor)
+    throw new ShapeError(`${v.node.opType} ${v.node.name}: backward needs input ${index} (${v.node.inputs[index] ?? 'absent'}), which the tape does not hold`);
   return tensor;
 }
 
@@ -42,29 +44,30 @@ function attribute(node: GraphNode, name: string): unknown {
   return Object.hasOwn(node.attributes, name) ? node.attributes[name] : undefined;
 }
 
-export function intAttribute(node: GraphNode, name: string, fallback: number): number {
+export function intAttributeOf(node: GraphNode, name: string, fallback: number): number {
   const value = attribute(node, name);
   if (value === undefined) return fallback;
   if (typeof value === 'bigint') return Number(value);
-  if (typeof value !== 'number' || !Number.isInteger(value)) throw new ShapeError(`${node.opType} ${node.name}: attribute ${name} must be an integer, got ${String(value)}`);
+  if (typeof value !== 'number' || !Number.isInteger(value))
+    throw new ShapeError(`${node.opType} ${node.name}: attribute ${name} must be an integer, got ${String(value)}`);
   return value;
 }
 
-export function floatAttribute(node: GraphNode, name: string, fallback: number): number {
+export function floatAttributeOf(node: GraphNode, name: string, fallback: number): number {
   const value = attribute(node, name);
   if (value === undefined) return fallback;
   if (typeof value !== 'number') throw new ShapeError(`${node.opType} ${node.name}: attribute ${name} must be a number, got ${String(value)}`);
   return value;
 }
 
-export function intsAttribute(node: GraphNode, name: string): number[] | undefined {
+export function intsAttributeOf(node: GraphNode, name: string): number[] | undefined {
   const value = attribute(node, name);
   if (value === undefined) return undefined;
   if (!Array.isArray(value) && !ArrayBuffer.isView(value)) throw new ShapeError(`${node.opType} ${node.name}: attribute ${name} must be a list of integers`);
   return Array.from(value as ArrayLike<number | bigint>, (x) => Number(x));
 }
 
-export function stringAttribute(node: GraphNode, name: string, fallback: string): string {
+export function stringAttributeOf(node: GraphNode, name: string, fallback: string): string {
   const value = attribute(node, name);
   if (value === undefined) return fallback;
   if (typeof value !== 'string') throw new ShapeError(`${node.opType} ${node.name}: attribute ${name} must be a string`);
@@ -73,7 +76,7 @@ export function stringAttribute(node: GraphNode, name: string, fallback: string)
 
 /** Attribute list, else the constant input (ONNX moved several attributes to inputs). */
 export function intsFromAttributeOrInput(v: VjpContext, name: string, inputIndex: number): number[] | undefined {
-  const fromAttribute = intsAttribute(v.node, name);
+  const fromAttribute = intsAttributeOf(v.node, name);
   if (fromAttribute) return fromAttribute;
   if (!v.node.inputs[inputIndex]) return undefined;
   const constant = v.constant(inputIndex);
@@ -82,6 +85,7 @@ export function intsFromAttributeOrInput(v: VjpContext, name: string, inputIndex
 }
 
 export function normalizeAxisFor(v: VjpContext, axis: number, rank: number): number {
-  if (!Number.isInteger(axis) || axis < -rank || axis >= rank) throw new ShapeError(`${v.node.opType} ${v.node.name}: axis ${axis} out of range for rank ${rank}`);
+  if (!Number.isInteger(axis) || axis < -rank || axis >= rank)
+    throw new ShapeError(`${v.node.opType} ${v.node.name}: axis ${axis} out of range for rank ${rank}`);
   return axis < 0 ? axis + rank : axis;
 }
