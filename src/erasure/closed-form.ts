@@ -89,8 +89,8 @@ export interface EditOperator {
   readonly solver: ClosedFormSolver;
 }
 
-/** An exact or truncated LoRA for one projection: W' = W + up @ down. */
-export interface LoraFactors {
+/** An exact or truncated LoRA for one projection on the CPU: W' = W + up @ down (the trainable GPU factors are autograd/lora.ts LoraFactors). */
+export interface LowRankUpdate {
   readonly outFeatures: number;
   readonly inFeatures: number;
   readonly rank: number;
@@ -214,7 +214,7 @@ export function applyEditMatrix(m: Float64Array, width: number, weight: Weight, 
 const ROW_BLOCK = 16;
 
 /** The exact LoRA of W' - W = (W U) V^T: up = W U (out x n_e), down = V^T (n_e x d). */
-export function exactLora(operator: EditOperator, weight: Weight, outFeatures: number): LoraFactors {
+export function exactLora(operator: EditOperator, weight: Weight, outFeatures: number): LowRankUpdate {
   checkWeight(weight, outFeatures, operator.width, 'weight');
   return {
     outFeatures,

@@ -15,7 +15,7 @@ import { loraMetadata, type JsonValue } from '../formats/lora/metadata.ts';
 import { writeLora } from '../formats/lora/writer.ts';
 import { PACK_FAMILIES, type CrossAttentionLayer, type PackFamily } from '../model/manifest.ts';
 import { InputError, ShapeError } from '../util/errors.ts';
-import { exactLora, type EditOperator, type LoraFactors } from './closed-form.ts';
+import { exactLora, type EditOperator, type LowRankUpdate } from './closed-form.ts';
 import { truncateLora } from './lora-truncation.ts';
 import { serializeRecipe, type ErasureRecipe } from './recipe.ts';
 
@@ -44,7 +44,7 @@ export interface LoraExportResult {
 }
 
 /** One projection's low-rank update to export: W' = W + scale * up @ down. */
-export interface LoraExportLayer extends LoraFactors {
+export interface LoraExportLayer extends LowRankUpdate {
   /** The cross-attention module, e.g. `down_blocks.0.attentions.0.transformer_blocks.0.attn2`. */
   readonly module: string;
   readonly projection: KvProjection;
@@ -156,8 +156,8 @@ export function exportLoraLayers(layers: readonly LoraExportLayer[], options: Lo
       skipped.push(module);
       continue;
     }
-    const scaled: LoraFactors = scale === 1 ? layer : { ...layer, up: layer.up.map((value) => value * scale) };
-    let factors: LoraFactors = scaled;
+    const scaled: LowRankUpdate = scale === 1 ? layer : { ...layer, up: layer.up.map((value) => value * scale) };
+    let factors: LowRankUpdate = scaled;
     let relativeError = 0;
     if (target !== 'exact' && target < layer.rank) {
       const truncated = truncateLora(scaled, target);
@@ -257,7 +257,7 @@ function checkExportLayer(layer: LoraExportLayer, module: string): void {
 }
 
 /** up @ down = sum_k up[:, k] down[k, :] is exactly zero when each term has a zero factor. */
-function isExactlyZero(layer: LoraFactors): boolean {
+function isExactlyZero(layer: LowRankUpdate): boolean {
   const { rank, outFeatures, inFeatures, up, down } = layer;
   for (let k = 0; k < rank; k++) {
     let upZero = true;

@@ -7,11 +7,11 @@
  * in Frobenius norm (Eckart-Young), with relative error sqrt(sum_{i>=k} s_i^2 / sum s_i^2).
  */
 import { InputError } from '../util/errors.ts';
-import type { LoraFactors } from './closed-form.ts';
+import type { LowRankUpdate } from './closed-form.ts';
 import { thinQr } from './linalg/gram-schmidt-qr.ts';
 import { jacobiSvd } from './linalg/jacobi-svd.ts';
 
-export interface TruncatedLora extends LoraFactors {
+export interface TruncatedLora extends LowRankUpdate {
   /** All singular values of up @ down, descending (length = the input rank). */
   readonly singularValues: Float64Array;
   /** |delta - up_k @ down_k|_F / |delta|_F (0 for a zero delta). */
@@ -23,7 +23,7 @@ export interface TruncatedLora extends LoraFactors {
  * up = Q1 Uk sqrt(S), down = sqrt(S) Vk^T Q2^T, so neither factor carries the whole scale
  * (better for fp16 export).
  */
-export function truncateLora(lora: LoraFactors, targetRank: number): TruncatedLora {
+export function truncateLora(lora: LowRankUpdate, targetRank: number): TruncatedLora {
   const { outFeatures: out, inFeatures: inF, rank: r, up, down } = lora;
   if (!Number.isInteger(r) || r <= 0) throw new InputError(`truncateLora: rank: expected a positive integer, got ${r}`);
   if (up.length !== out * r) throw new InputError(`truncateLora: up: expected ${out}x${r} values, got ${up.length}`);

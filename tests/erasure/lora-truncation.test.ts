@@ -1,10 +1,10 @@
 import { describe, expect, test } from 'vitest';
 import { SeededRandom } from '../../src/util/random.ts';
 import { truncateLora } from '../../src/erasure/lora-truncation.ts';
-import type { LoraFactors } from '../../src/erasure/closed-form.ts';
+import type { LowRankUpdate } from '../../src/erasure/closed-form.ts';
 import { frobenius, matrix, multiply, subtract, symmetricEigenvalues, transpose } from './reference-linalg.ts';
 
-function randomLora(seed: number, out: number, inF: number, rank: number): LoraFactors {
+function randomLora(seed: number, out: number, inF: number, rank: number): LowRankUpdate {
   const random = new SeededRandom(seed);
   // Columns of different sizes give well-separated singular values.
   const up = random.normalArray(out * rank);
@@ -12,7 +12,7 @@ function randomLora(seed: number, out: number, inF: number, rank: number): LoraF
   return { outFeatures: out, inFeatures: inF, rank, up, down: random.normalArray(rank * inF) };
 }
 
-function dense(lora: LoraFactors): Float64Array {
+function dense(lora: LowRankUpdate): Float64Array {
   return multiply(matrix(lora.outFeatures, lora.rank, lora.up), matrix(lora.rank, lora.inFeatures, lora.down)).data;
 }
 

@@ -5,11 +5,11 @@
  */
 import * as ort from 'onnxruntime-node';
 import { describe, expect, test } from 'vitest';
-import { GraphBuilder, type Scope } from '../../src/model/forge/graph-builder.ts';
-import { attention, layerNorm } from '../../src/model/forge/layers.ts';
-import { modelBytes } from '../../src/model/forge/model-file.ts';
-import { renameLastOutput, resnetBlock } from '../../src/model/forge/unet.ts';
-import { parameterValues } from '../../src/model/forge/weight-values.ts';
+import { GraphBuilder, type Scope } from '../../src/model/builders/graph-builder.ts';
+import { attention, layerNorm } from '../../src/model/builders/layers.ts';
+import { modelBytes } from '../../src/model/builders/model-file.ts';
+import { renameLastOutput, resnetBlock } from '../../src/model/builders/unet.ts';
+import { parameterValues } from '../../src/model/builders/weight-values.ts';
 import { SeededRandom } from '../../src/util/random.ts';
 
 const SEED = 7;

@@ -1,5 +1,5 @@
-import { attr, GraphBuilder } from '../../src/model/forge/graph-builder.ts';
-import { modelBytes } from '../../src/model/forge/model-file.ts';
+import { attr, GraphBuilder } from '../../src/model/builders/graph-builder.ts';
+import { modelBytes } from '../../src/model/builders/model-file.ts';
 import { forgeClipTokenizerFiles, type ForgedClipTokenizerFiles } from '../../src/model/forge/tokenizer-files.ts';
 import { TensorDataType } from '../../src/formats/onnx/types.ts';
 import { buildClipTokenizerJson } from '../../src/pipeline/tokenizer/clip-tokenizer-json.ts';

@@ -1,6 +1,6 @@
 import { attr, GraphBuilder } from '../../src/model/builders/graph-builder.ts';
 import { modelBytes } from '../../src/model/builders/model-file.ts';
-import { storedValues } from '../../src/model/forge/weight-values.ts';
+import { storedValues } from '../../src/model/builders/weight-values.ts';
 import { TensorDataType } from '../../src/formats/onnx/types.ts';
 
 /** Labels of the stand-in, in world.json's order (the real classifier's contract). */

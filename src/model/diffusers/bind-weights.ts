@@ -6,7 +6,7 @@
  */
 import { FormatError } from '../../util/errors.ts';
 import { fromHalf, toHalf } from '../../util/half.ts';
-import type { WeightSpec } from '../forge/graph-builder.ts';
+import type { WeightSpec } from '../builders/graph-builder.ts';
 import type { ComponentCheckpoint, TensorLocation } from './checkpoint.ts';
 
 export type PackDtype = 'fp16' | 'fp32';

@@ -4,9 +4,9 @@
  * transformers, class embeddings, other block types) is refused by name rather than ignored.
  */
 import { FormatError } from '../../util/errors.ts';
-import type { ClipTextShape } from '../forge/clip-text.ts';
-import type { UNetShape } from '../forge/unet.ts';
-import type { VaeDecoderShape } from '../forge/vae-decoder.ts';
+import type { ClipTextShape } from '../builders/clip-text.ts';
+import type { UNetShape } from '../builders/unet.ts';
+import type { VaeDecoderShape } from '../builders/vae-decoder.ts';
 import { ConfigFields, type JsonObject } from './config-fields.ts';
 
 export const UNET_CONFIG = 'unet/config.json';

@@ -14,9 +14,9 @@
  * `fp16Variant` writes both, as the official repos do.
  */
 import { toHalf } from '../../util/half.ts';
-import { bytesOf, type WeightSpec } from './graph-builder.ts';
+import { bytesOf, type WeightSpec } from '../builders/graph-builder.ts';
 import { safetensorsStreamHeader, type StreamedTensor } from './safetensors-stream.ts';
-import { parameterValues } from './weight-values.ts';
+import { parameterValues } from '../builders/weight-values.ts';
 import type { ForgePreset } from './presets.ts';
 
 const DIFFUSERS_VERSION = '0.30.0';

@@ -13,24 +13,24 @@
  * The same options give the same bytes.
  */
 import { InputError } from '../../util/errors.ts';
-import { buildClipText, type ClipTextShape } from './clip-text.ts';
-import type { ForgeDtype, GraphBuilder } from './graph-builder.ts';
-import { modelBytes, type ByteSink } from './model-file.ts';
+import { buildClipText, type ClipTextShape } from '../builders/clip-text.ts';
+import type { GraphDtype, GraphBuilder } from '../builders/graph-builder.ts';
+import { modelBytes, type ByteSink } from '../builders/model-file.ts';
 import { modelIndexFor, schedulerConfig, textEncoderConfig, unetConfig, vaeDecoderConfig } from './pipeline-configs.ts';
 import { FORGE_PRESETS, forgePreset, type ForgePreset, type ForgePresetName } from './presets.ts';
 import { forgeClipTokenizerFiles } from './tokenizer-files.ts';
-import { buildUNet, type CrossAttentionLayer } from './unet.ts';
-import { buildVaeDecoder } from './vae-decoder.ts';
+import { buildUNet, type CrossAttentionLayer } from '../builders/unet.ts';
+import { buildVaeDecoder } from '../builders/vae-decoder.ts';
 import { diffusersModelIndexFor, writeSafetensorsWeights } from './diffusers-layout.ts';
-import { vaeEncoderParameters } from './vae-encoder-params.ts';
-import type { WeightSpec } from './graph-builder.ts';
+import { vaeEncoderParameters } from '../builders/vae-encoder-params.ts';
+import type { WeightSpec } from '../builders/graph-builder.ts';
 
 export type ForgeLayout = 'onnx' | 'diffusers';
 
 export interface ForgeOptions {
   preset: ForgePresetName;
   seed: number;
-  dtype?: ForgeDtype;
+  dtype?: GraphDtype;
   /** 14 (diffusers' conversion script, optimum's UNet default) or 17 (LayerNormalization). */
   opset?: 14 | 17;
   /** optimum: int64 (default); diffusers' conversion script: float32. */
@@ -57,7 +57,7 @@ export interface ForgeSummary {
   preset: ForgePresetName;
   family: 'sd15' | 'sd21';
   seed: number;
-  dtype: ForgeDtype;
+  dtype: GraphDtype;
   opset: 14 | 17;
   layout: ForgeLayout;
   files: ForgedFile[];
@@ -132,7 +132,7 @@ export async function forgeInMemory(options: ForgeOptions): Promise<{ files: Map
 interface ResolvedOptions {
   preset: ForgePreset;
   seed: number;
-  dtype: ForgeDtype;
+  dtype: GraphDtype;
   opset: 14 | 17;
   timestepType: 'int64' | 'float32';
   layout: ForgeLayout;

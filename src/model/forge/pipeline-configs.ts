@@ -3,7 +3,7 @@
  * OnnxStableDiffusionPipeline saves it, the scheduler of SD 1.5 (PNDM, epsilon) or SD 2.1
  * (DDIM, v_prediction), and each component's config.json as optimum copies it next to the model.
  */
-import type { ClipTextShape } from './clip-text.ts';
+import type { ClipTextShape } from '../builders/clip-text.ts';
 import type { ForgePreset } from './presets.ts';
 
 const DIFFUSERS_VERSION = '0.30.0';

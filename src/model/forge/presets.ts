@@ -4,9 +4,9 @@
  * the -shapes presets have the real dimensions, with random weights, for measuring speed and
  * memory at true scale.
  */
-import type { ClipTextShape } from './clip-text.ts';
-import type { UNetShape } from './unet.ts';
-import type { VaeDecoderShape } from './vae-decoder.ts';
+import type { ClipTextShape } from '../builders/clip-text.ts';
+import type { UNetShape } from '../builders/unet.ts';
+import type { VaeDecoderShape } from '../builders/vae-decoder.ts';
 
 export type ForgePresetName = 'tiny-sd15' | 'tiny-sd21' | 'sd15-shapes' | 'sd21-shapes';
 export const FORGE_PRESETS: readonly ForgePresetName[] = ['tiny-sd15', 'tiny-sd21', 'sd15-shapes', 'sd21-shapes'];

@@ -6,7 +6,7 @@
  * penultimate layer the pipeline wants; the forge mirrors that by config, not by graph surgery.
  */
 import { TensorDataType } from '../../formats/onnx/types.ts';
-import { attr, GraphBuilder, type ForgeDtype, type Scope } from './graph-builder.ts';
+import { attr, GraphBuilder, type GraphDtype, type Scope } from './graph-builder.ts';
 import { dimension, gelu, layerNorm, linear, mergeHeads, quickGelu, shapeOf, splitHeads } from './layers.ts';
 import { renameLastOutput } from './unet.ts';
 
@@ -25,7 +25,7 @@ export interface ClipTextShape {
   layerNormEps?: number;
 }
 
-export function buildClipText(shape: ClipTextShape, options: { dtype: ForgeDtype; opset: 14 | 17 }): GraphBuilder {
+export function buildClipText(shape: ClipTextShape, options: { dtype: GraphDtype; opset: 14 | 17 }): GraphBuilder {
   const graph = new GraphBuilder(options.dtype, options.opset, 1200);
   const root = graph.root();
   const inputIds = graph.addInput('input_ids', TensorDataType.INT32, ['batch_size', 'sequence_length']);
@@ -88,7 +88,7 @@ export function buildClipText(shape: ClipTextShape, options: { dtype: ForgeDtype
 }
 
 /** [B, 1, S, S]: 0 on and below the diagonal, the dtype's most negative finite value above it. */
-function causalMask(s: Scope, batch: string, sequence: string, dtype: ForgeDtype): string {
+function causalMask(s: Scope, batch: string, sequence: string, dtype: GraphDtype): string {
   const steps = s.op('Range', [s.int64([0], []), sequence, s.int64([1], [])]);
   const future = s.op('Less', [s.op('Unsqueeze', [steps, s.int64([1])]), s.op('Unsqueeze', [steps, s.int64([0])])]);
   const lowest = dtype === 'fp16' ? -65504 : -3.4028234663852886e38;

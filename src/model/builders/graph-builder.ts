@@ -19,7 +19,7 @@ import {
 } from '../../formats/onnx/types.ts';
 import { float32ToHalfBits as float32ToHalf } from '../../util/half.ts';
 
-export type ForgeDtype = 'fp32' | 'fp16';
+export type GraphDtype = 'fp32' | 'fp16';
 
 /** How an initializer's values are made. */
 export type WeightInit =
@@ -62,7 +62,7 @@ export class GraphBuilder {
   private anonymousId: number;
 
   constructor(
-    readonly dtype: ForgeDtype,
+    readonly dtype: GraphDtype,
     readonly opset: 14 | 17,
     firstAnonymousId = 1,
   ) {

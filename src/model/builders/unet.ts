@@ -5,7 +5,7 @@
  * up: UpBlock2D + CrossAttnUpBlock2D x3 with skip concatenation.
  */
 import { TensorDataType } from '../../formats/onnx/types.ts';
-import { attr, GraphBuilder, type ForgeDtype, type Scope } from './graph-builder.ts';
+import { attr, GraphBuilder, type GraphDtype, type Scope } from './graph-builder.ts';
 import { attention, conv2d, dimension, gemm, gelu, groupNorm, layerNorm, linear, shapeOf, silu } from './layers.ts';
 
 export interface UNetShape {
@@ -30,7 +30,7 @@ export interface UNetShape {
 }
 
 export interface UNetOptions {
-  dtype: ForgeDtype;
+  dtype: GraphDtype;
   opset: 14 | 17;
   /** optimum exports int64 timesteps; diffusers' own conversion script float32. */
   timestepType: 'int64' | 'float32';

@@ -1,10 +1,10 @@
 /**
  * Timing of the closed-form edit at SD 1.5 sizes (not a test; run with
- * `npx tsx tests/erasure/measure-closed-form.ts [--direct]`).
+ * `npx tsx bench/closed-form-timing.node.ts [--direct]`).
  * Problem: d = 768, 1 target + 5 corefs + M = 5 neighbors erased (11 erase vectors),
  * N = 3 beyond samples + 200 preserve vectors; 32 projections with SD 1.5's to_k/to_v shapes.
  */
-import { SeededRandom } from '../../src/util/random.ts';
+import { SeededRandom } from '../src/util/random.ts';
 import {
   applyEditMatrix,
   applyEditOperator,
@@ -13,9 +13,9 @@ import {
   solveEditOperator,
   solveLayerDirect,
   type ClosedFormProblem,
-} from '../../src/erasure/closed-form.ts';
-import { choleskyFactor } from '../../src/erasure/linalg/cholesky.ts';
-import { truncateLora } from '../../src/erasure/lora-truncation.ts';
+} from '../src/erasure/closed-form.ts';
+import { choleskyFactor } from '../src/erasure/linalg/cholesky.ts';
+import { truncateLora } from '../src/erasure/lora-truncation.ts';
 
 const d = 768;
 const random = new SeededRandom(7);

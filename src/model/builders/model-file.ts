@@ -25,7 +25,7 @@ export const EXTERNAL_SIZE_THRESHOLD = 1024;
 /** The stored bytes of one initializer, in the graph's float type and stored layout. */
 export type WeightProvider = (spec: WeightSpec) => Uint8Array | Promise<Uint8Array>;
 
-/** The forge's own weights: seeded random values. */
+/** Seeded random values (the forge's weights; tests and the demo use them). */
 export function seededWeights(seed: number, elemType: number): WeightProvider {
   return (spec) => weightBytes(spec, seed, elemType);
 }

@@ -3,7 +3,7 @@
  * post_quant_conv, decoder.conv_in, mid block (resnet, attention, resnet), UpDecoderBlock2D x4,
  * conv_norm_out, SiLU, conv_out. The 1/scaling_factor multiply stays in the pipeline, as in real exports.
  */
-import { attr, GraphBuilder, type ForgeDtype, type Scope } from './graph-builder.ts';
+import { attr, GraphBuilder, type GraphDtype, type Scope } from './graph-builder.ts';
 import { attention, conv2d, dimension, groupNorm, shapeOf, silu } from './layers.ts';
 import { renameLastOutput, resnetBlock, upsample } from './unet.ts';
 
@@ -18,7 +18,7 @@ export interface VaeDecoderShape {
   scalingFactor: number;
 }
 
-export function buildVaeDecoder(shape: VaeDecoderShape, options: { dtype: ForgeDtype; opset: 14 | 17 }): GraphBuilder {
+export function buildVaeDecoder(shape: VaeDecoderShape, options: { dtype: GraphDtype; opset: 14 | 17 }): GraphBuilder {
   const graph = new GraphBuilder(options.dtype, options.opset, 500);
   const root = graph.root();
   const latent = graph.addInput('latent_sample', graph.floatType, ['batch_size', 'num_channels_latent', 'height_latent', 'width_latent']);

@@ -1,16 +1,16 @@
 /**
  * Timing of LoRA export/import at SD 1.5 sizes (not a test; run with
- * `npx tsx tests/erasure/measure-lora-export.ts`).
+ * `npx tsx bench/lora-export-timing.node.ts`).
  * 16 layers x (to_k, to_v) = 32 projections of 320/640/1280 x 768, n_e = 11 erase vectors.
  */
-import { solveEditOperator } from '../../src/erasure/closed-form.ts';
-import { lowRankWithin, randomizedSvd } from '../../src/erasure/linalg/randomized-svd.ts';
-import { exportEditAsLora } from '../../src/erasure/lora-export.ts';
-import { importLoraFile } from '../../src/erasure/lora-import.ts';
-import { truncateLora } from '../../src/erasure/lora-truncation.ts';
-import { exactLora } from '../../src/erasure/closed-form.ts';
-import { SeededRandom } from '../../src/util/random.ts';
-import { blockWidths, crossAttentionLayers, PACK_SHA, sampleRecipe } from './lora-export-fixtures.ts';
+import { solveEditOperator } from '../src/erasure/closed-form.ts';
+import { lowRankWithin, randomizedSvd } from '../src/erasure/linalg/randomized-svd.ts';
+import { exportEditAsLora } from '../src/erasure/lora-export.ts';
+import { importLoraFile } from '../src/erasure/lora-import.ts';
+import { truncateLora } from '../src/erasure/lora-truncation.ts';
+import { exactLora } from '../src/erasure/closed-form.ts';
+import { SeededRandom } from '../src/util/random.ts';
+import { blockWidths, crossAttentionLayers, PACK_SHA, sampleRecipe } from '../tests/erasure/lora-export-fixtures.ts';
 
 const d = 768;
 const random = new SeededRandom(7);
