@@ -32,11 +32,11 @@ if (trueScale) {
   if (flag('stages')) query.set('stages', flag('stages'));
 }
 const url = `${server.resolvedUrls.local[0]}bench.html${query.size ? `?${query}` : ''}`;
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
-  headless: true,
-  args: flags,
-});
+const launchOptions = { executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium', headless: true, args: flags };
+// Playwright's newPage() context is off the record: its OPFS lives in memory under a small quota,
+// which a 4 GB pack overflows (StorageFullError mid-download). True-scale runs get a real profile on disk.
+const profileDir = trueScale ? (await import('node:fs')).mkdtempSync(`${(await import('node:os')).tmpdir()}/lethe-true-scale-`) : null;
+const browser = profileDir ? await chromium.launchPersistentContext(profileDir, launchOptions) : await chromium.launch(launchOptions);
 let exitCode = 0;
 try {
   const page = await browser.newPage();
@@ -107,6 +107,7 @@ try {
 } finally {
   await browser.close();
   await server.close();
+  if (profileDir) (await import('node:fs')).rmSync(profileDir, { recursive: true, force: true });
   trueScale?.memory.stop();
   await trueScale?.hub.close();
 }
