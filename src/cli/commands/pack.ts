@@ -6,6 +6,7 @@ import { stat } from 'node:fs/promises';
 import { UsageError, type CliCommand } from '../command.ts';
 import { choiceFlag, parseFlags, requireFlag } from '../flags.ts';
 import { fileProgressPrinter } from '../file-progress.ts';
+import { withOutputFolder } from '../output-file.ts';
 import { nodeDirectorySink, nodeDirectorySource } from '../../model/converter/node-files.ts';
 import { PIECE_PLANS, type PiecePlan } from '../../model/converter/pieces.ts';
 import { HubSource } from '../../model/sources/hub.ts';
@@ -78,7 +79,10 @@ export async function runPackCli(args: string[]): Promise<number> {
     source = packSourceReader(new HubSource({ repo: from, revision, token: token ?? process.env.HF_TOKEN }));
   else throw new UsageError(`--from "${from}" is neither a directory nor a hub repo id (owner/name)`);
   const started = Date.now();
-  const manifest = await buildPackFromDiffusers(source, nodeDirectorySink(out), { plan, dtype, variant, onProgress: fileProgressPrinter() });
+  // Built in a staging folder next to --out and moved in when complete: a failure leaves nothing behind.
+  const manifest = await withOutputFolder(out, '--out', (staging) =>
+    buildPackFromDiffusers(source, nodeDirectorySink(staging), { plan, dtype, variant, onProgress: fileProgressPrinter() }),
+  );
   process.stderr.write(
     `wrote a ${manifest.family} ${manifest.dtype} pack to ${out}: ${manifest.pieces.length} UNet pieces, ${manifest.crossAttention.length} cross-attention layers (${((Date.now() - started) / 1000).toFixed(1)} s)\n`,
   );
