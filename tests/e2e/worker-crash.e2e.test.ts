@@ -18,8 +18,8 @@ beforeAll(async () => {
   ({ errors } = watchPage(page));
   await page.goto(testingUrl(studioUrl));
   // The studio opens with the built-in demo pack loading.
-  await page.getByTestId('model-summary').waitFor({ timeout: 180_000 });
-});
+  await page.getByTestId('model-summary').waitFor({ timeout: 600_000 });
+}, 900_000);
 afterAll(async () => {
   await browser?.close();
 });
