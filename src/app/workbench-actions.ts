@@ -31,12 +31,17 @@ export function eraseStarted(method: ErasureMethod): (ms: number) => void {
   return (ms) => useStudio.getState().updateTimings((t) => ({ eraseMs: { ...t.eraseMs, [method]: ms } }));
 }
 
+/** Set while a shared link's recipe is applied at start-up: no images are made until asked. */
+let quietStart = false;
+
 export function editBecameCurrent(previous: ActiveEdit | null, next: ActiveEdit | null, entry: EditEntry | null): void {
   const nextId = activeEditId(next);
   gridEditChanged(activeEditId(previous), next && nextId ? { editId: nextId, label: editColumnLabel(next), pinned: false } : null);
   if (next && entry) rememberEdit(next, entry);
   syncShareUrl();
   const { grid } = useStudio.getState();
+  // Opening a link shows the erasure at once; its images (minutes on a slow GPU) wait for the user.
+  if (quietStart) return;
   if (next && (grid.rows.length > 0 || takeGridPrompts())) fillGrid();
 }
 
@@ -108,7 +113,12 @@ export async function applySharedRecipe(): Promise<void> {
   const recipe = sharedRecipe;
   sharedRecipe = null;
   if (recipe === null) return;
-  await restoreEdit({ kind: 'recipe', id: '', recipe, label: 'shared link' });
+  quietStart = true;
+  try {
+    await restoreEdit({ kind: 'recipe', id: '', recipe, label: 'shared link' });
+  } finally {
+    quietStart = false;
+  }
 }
 
 /** The page URL carries the model id and the current recipe, so copying it shares the erasure. */

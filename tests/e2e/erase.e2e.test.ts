@@ -109,6 +109,7 @@ describe('erasing a concept on the demo pack', () => {
     expect(JSON.parse(readFileSync(recipeFile, 'utf8')).format).toBe('lethe-erasure-recipe');
 
     // A slider move recomputes the edit by itself (debounced), without pressing Erase.
+    await page.getByTestId('erasure-settings').locator('summary').click();
     await page.getByTestId('lambda-value').fill('2');
     const stronger = await waitForNewEdit(catEdit);
     expect(stronger).not.toBe(catEdit);
@@ -133,6 +134,7 @@ describe('erasing a concept on the demo pack', () => {
     // 0.195 with the CIFAR-10 preserve list). With all tokens constrained and the CIFAR-10 classes
     // preserved, what is not the concept is held in place and the concept stands out (measured
     // 0.035 vs 0.014). Changing the token mode recomputes the live edit by itself.
+    await page.getByTestId('concept-sets-summary').click();
     await page.getByTestId('preset-cifar10').click();
     expect(await page.getByTestId('preserve-input-chip').count()).toBe(9);
     await page.getByTestId('token-mode').selectOption('all');

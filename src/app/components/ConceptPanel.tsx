@@ -78,49 +78,32 @@ function ConceptFields() {
   const setTarget = (i: number, patch: Partial<TargetForm>, recompute = false) =>
     set((f) => ({ ...f, targets: f.targets.map((t, j) => (j === i ? { ...t, ...patch } : t)) }), recompute);
   const suffix = (i: number) => (i === 0 ? '' : `-${i}`);
+  const corefCount = form.targets.reduce((n, t) => n + t.corefs.length, 0);
+  const anchors = [...new Set(form.targets.map((t) => t.anchor.trim()))].map((a) => (a === '' ? '""' : `"${a}"`)).join(', ');
   return (
     <div className="concept-fields">
       {form.targets.map((target, i) => (
-        <fieldset key={i} className="target" data-testid={`target${suffix(i)}`}>
-          {form.targets.length > 1 && <legend>target {i + 1}</legend>}
-          <div className="target-row">
-            <label className="concept-input">
-              <Term name="concept" inline>
-                concept
-              </Term>
-              <input type="text" value={target.concept} onChange={(e) => setTarget(i, { concept: e.target.value })} placeholder="e.g. cat, Van Gogh" spellCheck={false} data-testid={`concept${suffix(i)}`} />
-            </label>
-            <label className="weight">
-              weight
-              <input type="number" min={0.05} step={0.05} value={Number.isFinite(target.weight) ? target.weight : ''} onChange={(e) => setTarget(i, { weight: numberField(e.target.value) }, true)} data-testid={`concept-weight${suffix(i)}`} />
-            </label>
-            <label className="anchor">
-              <Term name="anchor" inline>
-                anchor
-              </Term>
-              <input type="text" value={target.anchor} onChange={(e) => setTarget(i, { anchor: e.target.value })} placeholder='"" (empty prompt)' spellCheck={false} data-testid={`anchor${suffix(i)}`} />
-            </label>
-            {form.targets.length > 1 && (
-              <button type="button" className="secondary small" onClick={() => set((f) => ({ ...f, targets: f.targets.filter((_, j) => j !== i) }))} aria-label={`remove target ${i + 1}`}>
-                remove
-              </button>
-            )}
-          </div>
-          <ChipsEditor
-            label={<Term name="coref">corefs</Term>}
-            ariaLabel="corefs (erased with it)"
-            testId={`coref-input${suffix(i)}`}
-            chips={target.corefs}
-            draft={drafts[`coref-${i}`] ?? ''}
-            onDraft={setDraft(`coref-${i}`)}
-            onChange={(corefs: ChipValue[], weightOnly) => setTarget(i, { corefs }, weightOnly)}
-            placeholder="e.g. kitten, tabby"
-          />
-        </fieldset>
+        <div key={i} className="target-row" data-testid={`target${suffix(i)}`}>
+          <label className="concept-input" title="What to remove from the model, as it appears in prompts.">
+            {form.targets.length > 1 ? `concept ${i + 1}` : 'concept'}
+            <input type="text" value={target.concept} onChange={(e) => setTarget(i, { concept: e.target.value })} placeholder="e.g. cat, Van Gogh" spellCheck={false} data-testid={`concept${suffix(i)}`} />
+          </label>
+          <label className="weight">
+            weight
+            <input type="number" min={0.05} step={0.05} value={Number.isFinite(target.weight) ? target.weight : ''} onChange={(e) => setTarget(i, { weight: numberField(e.target.value) }, true)} data-testid={`concept-weight${suffix(i)}`} />
+          </label>
+          {form.targets.length > 1 && (
+            <button type="button" className="secondary small" onClick={() => set((f) => ({ ...f, targets: f.targets.filter((_, j) => j !== i) }))} aria-label={`remove target ${i + 1}`}>
+              remove
+            </button>
+          )}
+        </div>
       ))}
       {presets.length > 0 && (
         <div className="presets" data-testid="concept-presets">
-          <span className="chips-label">presets</span>
+          <span className="chips-label" title="Each preset erases a concept-world object with its synonyms and preserves the other objects.">
+            presets
+          </span>
           {presets.map((preset) => (
             <button
               type="button"
@@ -136,34 +119,60 @@ function ConceptFields() {
           ))}
         </div>
       )}
-      <ChipsEditor
-        label={<Term name="retain">retain</Term>}
-        ariaLabel="retain (related, kept)"
-        testId="retain-input"
-        chips={form.retains}
-        draft={drafts.retain ?? ''}
-        onDraft={setDraft('retain')}
-        onChange={(retains, weightOnly) => set({ retains }, weightOnly)}
-        placeholder="e.g. tiger, lion"
-      />
-      <div className="preserve-row">
+      <details className="concept-sets" data-testid="concept-sets">
+        <summary data-testid="concept-sets-summary">
+          Erased with it and kept: anchor {anchors} · {corefCount} corefs · {form.retains.length} retained · {form.preserve.length} preserved
+        </summary>
+        {form.targets.map((target, i) => (
+          <fieldset key={i} className="target" data-testid={`target-sets${suffix(i)}`}>
+            {form.targets.length > 1 && <legend>{target.concept.trim() || `concept ${i + 1}`}</legend>}
+            <label className="anchor">
+              <Term name="anchor" inline>
+                anchor
+              </Term>
+              <input type="text" value={target.anchor} onChange={(e) => setTarget(i, { anchor: e.target.value })} placeholder='"" (empty prompt)' spellCheck={false} data-testid={`anchor${suffix(i)}`} />
+            </label>
+            <ChipsEditor
+              label={<Term name="coref">corefs</Term>}
+              ariaLabel="corefs (erased with it)"
+              testId={`coref-input${suffix(i)}`}
+              chips={target.corefs}
+              draft={drafts[`coref-${i}`] ?? ''}
+              onDraft={setDraft(`coref-${i}`)}
+              onChange={(corefs: ChipValue[], weightOnly) => setTarget(i, { corefs }, weightOnly)}
+              placeholder="e.g. kitten, tabby"
+            />
+          </fieldset>
+        ))}
         <ChipsEditor
-          label={<Term name="preserve">preserve</Term>}
-          ariaLabel="preserve"
-          testId="preserve-input"
-          chips={form.preserve}
-          draft={drafts.preserve ?? ''}
-          onDraft={setDraft('preserve')}
-          onChange={(preserve, weightOnly) => set({ preserve }, weightOnly)}
-          placeholder="concepts to keep intact"
+          label={<Term name="retain">retain</Term>}
+          ariaLabel="retain (related, kept)"
+          testId="retain-input"
+          chips={form.retains}
+          draft={drafts.retain ?? ''}
+          onDraft={setDraft('retain')}
+          onChange={(retains, weightOnly) => set({ retains }, weightOnly)}
+          placeholder="e.g. tiger, lion"
         />
-        <button type="button" className="secondary small" onClick={() => set(withCifar10Preserve)} data-testid="preset-cifar10" title="the ten CIFAR-10 classes, minus the concepts erased or retained">
-          CIFAR-10 classes
+        <div className="preserve-row">
+          <ChipsEditor
+            label={<Term name="preserve">preserve</Term>}
+            ariaLabel="preserve"
+            testId="preserve-input"
+            chips={form.preserve}
+            draft={drafts.preserve ?? ''}
+            onDraft={setDraft('preserve')}
+            onChange={(preserve, weightOnly) => set({ preserve }, weightOnly)}
+            placeholder="concepts to keep intact"
+          />
+          <button type="button" className="secondary small" onClick={() => set(withCifar10Preserve)} data-testid="preset-cifar10" title="the ten CIFAR-10 classes, minus the concepts erased or retained">
+            CIFAR-10 classes
+          </button>
+        </div>
+        <button type="button" className="link add-target" onClick={() => set((f) => ({ ...f, targets: [...f.targets, emptyTarget()] }))} data-testid="add-target">
+          + another concept to erase
         </button>
-      </div>
-      <button type="button" className="link add-target" onClick={() => set((f) => ({ ...f, targets: [...f.targets, emptyTarget()] }))} data-testid="add-target">
-        + another concept to erase
-      </button>
+      </details>
     </div>
   );
 }
@@ -183,10 +192,8 @@ function MethodChoice() {
   };
   return (
     <div className="method-choice">
-      <label className="inline">
-        <Term name="method" inline>
-          method
-        </Term>
+      <label className="method-label">
+        <Term name="method">method</Term>
         <select value={form.method} onChange={(e) => choose(e.target.value as ErasureMethod)} data-testid="method">
           {ERASURE_METHODS.map((method) => (
             <option key={method} value={method}>
