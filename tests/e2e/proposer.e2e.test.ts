@@ -6,7 +6,8 @@ import { afterAll, beforeAll, describe, expect, inject, test } from 'vitest';
 import { HubServer } from '../support/hub-server.ts';
 import { forgeTinyLlm, TINY_REPLY } from '../erasure/proposer/tiny-llm.ts';
 import { launchBrowser } from './support/browser.ts';
-import { currentEditId, openStudioWithDemoPack } from './support/studio-page.ts';
+import { watchPage } from './support/browser.ts';
+import { currentEditId, testingUrl } from './support/studio-page.ts';
 
 // The concept proposer in the built studio: WordNet offline, then the transformers.js path
 // running a forged tiny LLM from the local hub mimic on WebGPU (SwiftShader) in the proposer worker.
@@ -22,7 +23,12 @@ beforeAll(async () => {
   hub.setRepo('lethe-test/tiny-json-llm', forgeTinyLlm({ reply: TINY_REPLY }));
   hub.setRepo('lethe-test/tiny-garbage-llm', forgeTinyLlm({ seed: 3 }));
   browser = await launchBrowser();
-  ({ page, errors } = await openStudioWithDemoPack(browser, studioUrl));
+  // Suggestions need no model: the page is used as soon as the concept panel is there; only the
+  // recipe test (last) waits for the demo pack, which the studio loads by itself.
+  page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
+  ({ errors } = watchPage(page));
+  await page.goto(testingUrl(studioUrl));
+  await page.getByTestId('concept-panel').waitFor({ timeout: 120_000 });
   downloads = mkdtempSync(join(tmpdir(), 'lethe-proposer-e2e-'));
 }, 300_000);
 afterAll(async () => {
@@ -89,40 +95,6 @@ describe('concept suggestions in the studio', () => {
     console.log(`WordNet suggestions for "cat": ${ms} ms on first use (index fetched and parsed), ${again} ms after`);
   });
 
-  test('editing a suggestion changes the recipe', { timeout: 1_200_000 }, async () => {
-    // Few concepts keep the erase (6 templates each, encoded on SwiftShader) short: 2 corefs, 1 retain.
-    await page.getByTestId('suggest-corefs').fill('2');
-    await page.getByTestId('suggest-retains').fill('1');
-    await suggest();
-    expect((await formChips('coref-input-chip')).map((c) => c.concept)).toEqual((await suggestionChips('coref')).map((c) => c.concept));
-    expect(await formChips('coref-input-chip')).toHaveLength(2);
-    const before = await currentEditId(page);
-    await page.getByTestId('erase-button').click();
-    await page.waitForFunction((prev) => (window.__lethe?.editId ?? null) !== prev || document.querySelector('[data-testid=concept-error]') !== null, before, { timeout: 540_000, polling: 100 });
-    expect(await page.getByTestId('concept-error').count(), (await page.getByTestId('concept-error').textContent().catch(() => '')) ?? '').toBe(0);
-    const first = await downloadedRecipe();
-    expect(first.concepts.targets[0].corefs).toEqual([
-      { concept: 'true cat', weight: 1 },
-      { concept: 'wildcat', weight: 0.8 },
-    ]);
-    expect(first.concepts.retains).toEqual([{ concept: 'bear', weight: 0.8 }]);
-    const editBefore = await currentEditId(page);
-
-    // Re-rate "wildcat" to Very Low and untick "bear": the live edit is recomputed from the new form.
-    await page.locator('[data-testid=suggestion-coref][data-concept="wildcat"]').getByRole('combobox').selectOption('Very Low');
-    await page.locator('[data-testid=suggestion-retain][data-concept="bear"]').getByRole('checkbox').uncheck();
-    await page.waitForFunction((prev) => (window.__lethe?.editId ?? null) !== prev && document.querySelector('[data-testid=edit-summary]')?.getAttribute('data-edit-id') === window.__lethe?.editId, editBefore, {
-      timeout: 540_000,
-      polling: 100,
-    });
-    const second = await downloadedRecipe();
-    expect(second.concepts.targets[0].corefs).toEqual([
-      { concept: 'true cat', weight: 1 },
-      { concept: 'wildcat', weight: 0.2 },
-    ]);
-    expect(second.concepts.retains).toEqual([]);
-  });
-
   test('a style: WordNet says it cannot know', async () => {
     await page.getByTestId('suggest-clear').click();
     await page.getByTestId('concept-kind').selectOption('style');
@@ -160,4 +132,43 @@ describe('concept suggestions in the studio', () => {
     expect(error).toMatch(/The model replied:/);
     expect(errors).toEqual([]);
   });
+  test('editing a suggestion changes the recipe', { timeout: 1_200_000 }, async () => {
+    // The hub-model tests left their backend chosen; the erase needs the demo pack.
+    await page.getByTestId('suggest-backend').selectOption('wordnet');
+    const load = page.getByTestId('model-load');
+    if ((await page.getByTestId('model-summary').count()) === 0 && (await load.isEnabled())) await load.click();
+    await page.getByTestId('model-summary').waitFor({ timeout: 600_000 });
+    // Few concepts keep the erase (6 templates each, encoded on SwiftShader) short: 2 corefs, 1 retain.
+    await page.getByTestId('suggest-corefs').fill('2');
+    await page.getByTestId('suggest-retains').fill('1');
+    await suggest();
+    expect((await formChips('coref-input-chip')).map((c) => c.concept)).toEqual((await suggestionChips('coref')).map((c) => c.concept));
+    expect(await formChips('coref-input-chip')).toHaveLength(2);
+    const before = await currentEditId(page);
+    await page.getByTestId('erase-button').click();
+    await page.waitForFunction((prev) => (window.__lethe?.editId ?? null) !== prev || document.querySelector('[data-testid=concept-error]') !== null, before, { timeout: 540_000, polling: 100 });
+    expect(await page.getByTestId('concept-error').count(), (await page.getByTestId('concept-error').textContent().catch(() => '')) ?? '').toBe(0);
+    const first = await downloadedRecipe();
+    expect(first.concepts.targets[0].corefs).toEqual([
+      { concept: 'true cat', weight: 1 },
+      { concept: 'wildcat', weight: 0.8 },
+    ]);
+    expect(first.concepts.retains).toEqual([{ concept: 'bear', weight: 0.8 }]);
+    const editBefore = await currentEditId(page);
+
+    // Re-rate "wildcat" to Very Low and untick "bear": the live edit is recomputed from the new form.
+    await page.locator('[data-testid=suggestion-coref][data-concept="wildcat"]').getByRole('combobox').selectOption('Very Low');
+    await page.locator('[data-testid=suggestion-retain][data-concept="bear"]').getByRole('checkbox').uncheck();
+    await page.waitForFunction((prev) => (window.__lethe?.editId ?? null) !== prev && document.querySelector('[data-testid=edit-summary]')?.getAttribute('data-edit-id') === window.__lethe?.editId, editBefore, {
+      timeout: 540_000,
+      polling: 100,
+    });
+    const second = await downloadedRecipe();
+    expect(second.concepts.targets[0].corefs).toEqual([
+      { concept: 'true cat', weight: 1 },
+      { concept: 'wildcat', weight: 0.2 },
+    ]);
+    expect(second.concepts.retains).toEqual([]);
+  });
+
 });
