@@ -35,7 +35,7 @@ export interface OpenedPack {
   summary: PackSummary;
 }
 
-export const DEFAULT_DEMO_PRESET: DemoPreset = 'concept-world';
+export const DEFAULT_DEMO_PRESET: DemoPreset = 'tiny-sd15';
 
 /**
  * Opens a pack wherever it lives: resolves the spec to a source, reads the manifest and brings

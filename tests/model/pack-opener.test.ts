@@ -136,7 +136,7 @@ describe('openPack', () => {
     expect(none.message).toMatch(/no files were picked/);
   });
 
-  test('demo: the injected provider gets the preset (default: the concept world); without one the error says what to do', async () => {
+  test('demo: the injected provider gets the preset (default tiny-sd15); without one the error says what to do', async () => {
     const asked: DemoPreset[] = [];
     const demoPack = async (preset: DemoPreset) => {
       asked.push(preset);
@@ -145,10 +145,10 @@ describe('openPack', () => {
     const cache = new MemoryBlobCache();
     const first = await openPack({ kind: 'demo' }, { cache, demoPack });
     const second = await openPack({ kind: 'demo', preset: 'tiny-sd21' }, { cache, demoPack });
-    expect(asked).toEqual(['concept-world', 'tiny-sd21']);
+    expect(asked).toEqual(['tiny-sd15', 'tiny-sd21']);
     expect(first.manifest).toEqual(pack.manifest);
     expect(second.manifest).toEqual(other.manifest);
-    expect(first.summary.source).toBe('memory demo concept-world');
+    expect(first.summary.source).toBe('memory demo tiny-sd15');
 
     const error = await rejection(openPack({ kind: 'demo' }, { cache }));
     expect(error.message).toMatch(/no built-in demo pack/);

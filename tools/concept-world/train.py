@@ -31,8 +31,8 @@ CONFIGS = {
         'text': {'hidden_size': 64, 'num_attention_heads': 4, 'num_hidden_layers': 3, 'intermediate_size': 256},
         'unet': {'block_out_channels': [32, 64, 64, 64], 'attention_head_dim': 4, 'norm_num_groups': 8},
         'vae': {'block_out_channels': [16, 32, 64, 64], 'layers_per_block': 1, 'norm_num_groups': 8},
-        'images': 30000, 'vae_steps': 1000, 'vae_batch': 32, 'unet_steps': 2000, 'unet_batch': 48,
-        'judge_steps': 1600, 'judge_batch': 64, 'judge_width': 24, 'save_every_s': 180,
+        'images': 30000, 'vae_steps': 1000, 'vae_batch': 32, 'unet_steps': 3500, 'unet_batch': 48,
+        'judge_steps': 900, 'judge_batch': 64, 'judge_width': 24, 'save_every_s': 180,
     },
     'smoke': {
         'text': {'hidden_size': 16, 'num_attention_heads': 2, 'num_hidden_layers': 1, 'intermediate_size': 32},
@@ -201,7 +201,9 @@ class Run:
         unet = UNet2DConditionModel(self.unet_config())
         ema_text, ema_unet = copy.deepcopy(text), copy.deepcopy(unet)
         params = list(text.parameters()) + list(unet.parameters())
-        opt = torch.optim.AdamW(params, lr=4e-4, weight_decay=0.01)
+        peak_lr = float(os.environ.get('LETHE_UNET_LR', '4e-4'))
+        min_snr = float(os.environ.get('LETHE_MIN_SNR', '0'))
+        opt = torch.optim.AdamW(params, lr=peak_lr, weight_decay=0.01)
         gen = torch.Generator().manual_seed(SEEDS['unet'])
         step, elapsed = 0, 0.0
         state = self.load_state('unet')
@@ -217,7 +219,7 @@ class Run:
         running = None
         while step < steps:
             warm = min(1.0, (step + 1) / 100)
-            lr = 4e-4 * warm * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * step / steps)))
+            lr = peak_lr * warm * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * step / steps)))
             for g in opt.param_groups:
                 g['lr'] = lr
             idx = torch.randint(latents.shape[0], (batch,), generator=gen)
@@ -228,13 +230,20 @@ class Run:
             a = alphas_cumprod[t][:, None, None, None]
             xt = a.sqrt() * x0 + (1 - a).sqrt() * noise
             pred = unet(xt, t, text(ids))
-            loss = F.mse_loss(pred, noise)
+            if min_snr:
+                # Min-SNR-gamma weighting (Hang et al. 2023): low-noise steps, which teach fine
+                # detail, stop drowning out the mid-noise steps that teach shape and class.
+                snr = a[:, 0, 0, 0] / (1 - a[:, 0, 0, 0])
+                weight = torch.clamp(snr, max=min_snr) / snr
+                loss = (weight * ((pred - noise) ** 2).mean(dim=(1, 2, 3))).mean()
+            else:
+                loss = F.mse_loss(pred, noise)
             opt.zero_grad()
             loss.backward()
             torch.nn.utils.clip_grad_norm_(params, 1.0)
             opt.step()
             step += 1
-            decay = min(0.999, (1 + step) / (10 + step))
+            decay = min(0.995, (1 + step) / (10 + step))
             with torch.no_grad():
                 for ema, live in ((ema_text, text), (ema_unet, unet)):
                     for pe, pl in zip(ema.parameters(), live.parameters()):
@@ -384,6 +393,7 @@ class Run:
         report = json.load(open(self.path('ckpt', 'judge.done')))
         write_json(self.path('judge.json'), {
             'input': {'name': 'pixels', 'shape': ['batch', 3, 64, 64], 'range': [0, 1], 'layout': 'NCHW RGB'},
+            'objects': self.world.objects, 'styles': self.world.styles,
             'outputs': {'object_logits': self.world.objects, 'style_logits': self.world.styles},
             'accuracy': {k: report[k] for k in ('renders', 'vae_reconstructions')}, 'training_steps': report['steps']})
 
@@ -405,7 +415,7 @@ def main():
     parser.add_argument('--config', default='full', choices=sorted(CONFIGS))
     parser.add_argument('--stage', default='all', choices=['all', 'data', 'vae', 'encode', 'unet', 'judge', 'export'])
     args = parser.parse_args()
-    torch.set_num_threads(1)
+    torch.set_num_threads(int(os.environ.get('LETHE_TORCH_THREADS', '1')))
     run = Run(args.out, args.config)
     stages = ['data', 'vae', 'encode', 'unet', 'judge', 'export'] if args.stage == 'all' else [args.stage]
     for stage in stages:
