@@ -13,13 +13,16 @@ import { EXIT_CODES } from '../../src/cli/failure.ts';
 import { main } from '../../src/cli/main.ts';
 import { takeUnhandledErrors } from '../support/no-unhandled-errors.ts';
 
+// A cold tsx start of bin/lethe.mjs takes ~1.5 s idle but over a minute on a loaded 2-core machine.
+const SPAWN_TIMEOUT = 240_000;
+const TEST_TIMEOUT = 300_000;
 const root = resolve(import.meta.dirname, '../..');
 const dir = mkdtempSync(join(tmpdir(), 'lethe-guards-'));
 // SwiftShader: the hardware probe of some Vulkan drivers prints Dawn's own warnings on stderr.
 const env = { ...process.env, LETHE_CACHE_DIR: join(dir, 'cache'), LETHE_SWIFTSHADER: '1' };
 
 function lethe(...args: string[]) {
-  const ran = spawnSync(process.execPath, [join(root, 'bin/lethe.mjs'), ...args], { cwd: dir, env, encoding: 'utf8', timeout: 120_000 });
+  const ran = spawnSync(process.execPath, [join(root, 'bin/lethe.mjs'), ...args], { cwd: dir, env, encoding: 'utf8', timeout: SPAWN_TIMEOUT });
   return { code: ran.status, stderr: ran.stderr, lines: ran.stderr.split('\n').filter((line) => line.trim() !== '') };
 }
 
@@ -31,7 +34,7 @@ beforeAll(async () => {
   vi.restoreAllMocks();
   cpSync(join(dir, 'pack'), join(dir, 'truncated'), { recursive: true });
   truncateSync(join(dir, 'truncated', 'unet/down.onnx.data'), 1000);
-}, 120_000);
+}, TEST_TIMEOUT);
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 describe('lethe as a process', () => {
@@ -39,7 +42,7 @@ describe('lethe as a process', () => {
     const ran = lethe('generate', '--pack', '/tmp/nonexistent', '--prompt', 'x', '--out', 'a.png');
     expect(ran.code).toBe(EXIT_CODES.notFound);
     expect(ran.lines).toEqual(['lethe generate: --pack /tmp/nonexistent: no such folder; give a pack folder (the one with manifest.json), demo, or hub:owner/name']);
-  }, 60_000);
+  }, TEST_TIMEOUT);
 
   test('a pack with a truncated unet/down.onnx.data: one line, exit 1, no IntegrityError dump', () => {
     const ran = lethe('generate', '--pack', join(dir, 'truncated'), '--prompt', 'x', '--out', 'a.png');
@@ -47,7 +50,7 @@ describe('lethe as a process', () => {
     expect(ran.lines).toHaveLength(1);
     expect(ran.lines[0]).toMatch(/^lethe generate: unet\/down\.onnx\.data \(.*\): expected \d+ bytes, got 1000; .*copy or convert the pack again$/);
     expect(ran.stderr).not.toMatch(/IntegrityError|\s+at |Node\.js/);
-  }, 120_000);
+  }, TEST_TIMEOUT);
 
   test('--debug adds the stack after the same line', () => {
     const ran = lethe('generate', '--pack', '/tmp/nonexistent', '--prompt', 'x', '--out', 'a.png', '--debug');
@@ -55,7 +58,7 @@ describe('lethe as a process', () => {
     expect(ran.lines[0]).toMatch(/^lethe generate: --pack \/tmp\/nonexistent: no such folder/);
     expect(ran.lines[1]).toMatch(/^InputNotFoundError: /);
     expect(ran.lines.slice(2).every((line) => /^\s+at /.test(line))).toBe(true);
-  }, 60_000);
+  }, TEST_TIMEOUT);
 
   test('a rejection nobody awaits ends as one line and exit 70, not a Node dump', () => {
     // What bin/lethe.mjs does, then a promise rejected outside any command.
@@ -68,10 +71,10 @@ describe('lethe as a process', () => {
       "installProcessGuards(['generate']);",
       "Promise.reject(new TypeError('lost promise'));",
     ].join('\n');
-    const ran = spawnSync(process.execPath, ['--input-type=module', '-e', script], { cwd: root, env, encoding: 'utf8', timeout: 60_000 });
+    const ran = spawnSync(process.execPath, ['--input-type=module', '-e', script], { cwd: root, env, encoding: 'utf8', timeout: SPAWN_TIMEOUT });
     expect(ran.status).toBe(EXIT_CODES.internal);
     expect(ran.stderr.trim()).toBe('lethe generate: internal error: TypeError: lost promise; this is a bug in Lethe: rerun with --debug for the stack and report it');
-  }, 60_000);
+  }, TEST_TIMEOUT);
 });
 
 describe('the test setup', () => {
