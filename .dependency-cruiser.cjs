@@ -51,13 +51,6 @@ module.exports = {
       from: { path: '^tests/' },
       to: { path: '^bench/' },
     },
-    {
-      name: 'no-unresolvable',
-      comment: "an import that resolves to nothing is a typo or a missing file (Vite's ?raw / ?url assets are resolved by Vite)",
-      severity: 'error',
-      from: {},
-      to: { couldNotResolve: true, pathNot: '[?](raw|url)$' },
-    },
   ],
   options: {
     tsPreCompilationDeps: true,

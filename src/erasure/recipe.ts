@@ -17,6 +17,7 @@ import { TEMPLATE_SLOT } from './prompt-templates.ts';
 import { REALERA_DEFAULTS, resolveRealEraOptions, type RealEraOptions } from './realera.ts';
 import { TOKEN_SELECTION_MODES, type TokenSelectionMode } from './token-selection.ts';
 import { canonicalFineTune, parseFineTuneOptions, type FineTuneOptions } from './fine-tune/fine-tune-options.ts';
+import { describeValue as describe } from '../util/describe-value.ts';
 
 export const RECIPE_FORMAT = 'lethe-erasure-recipe';
 export const RECIPE_VERSION = 1;
@@ -251,11 +252,3 @@ class Fields {
   }
 }
 
-function describe(value: unknown): string {
-  if (value === undefined) return 'nothing';
-  if (value === null) return 'null';
-  if (Array.isArray(value)) return `an array of ${value.length}`;
-  if (typeof value === 'string') return value.length > 40 ? `${JSON.stringify(value.slice(0, 40))}...` : JSON.stringify(value);
-  if (typeof value === 'object') return 'an object';
-  return `${typeof value} ${String(value)}`;
-}

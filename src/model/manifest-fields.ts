@@ -1,4 +1,5 @@
 import { FormatError } from '../util/errors.ts';
+import { describeValue as describe } from '../util/describe-value.ts';
 
 /**
  * Reads one JSON object field by field for a strict parser. Every accessor checks the type and
@@ -136,10 +137,3 @@ function childPath(path: string, key: string): string {
 }
 
 /** A short description of a JSON value for error messages. */
-export function describe(value: unknown): string {
-  if (value === null) return 'null';
-  if (Array.isArray(value)) return `an array of ${value.length}`;
-  if (typeof value === 'string') return value.length > 40 ? `${JSON.stringify(value.slice(0, 40))}...` : JSON.stringify(value);
-  if (typeof value === 'object') return 'an object';
-  return `${typeof value} ${String(value)}`;
-}

@@ -1,5 +1,6 @@
 import { FormatError } from '../util/errors.ts';
-import { JsonObjectFields, checkInteger, checkString, describe } from './manifest-fields.ts';
+import { JsonObjectFields, checkInteger, checkString } from './manifest-fields.ts';
+import { describeValue as describe } from '../util/describe-value.ts';
 import { packPathProblem } from './pack-path.ts';
 
 /**
