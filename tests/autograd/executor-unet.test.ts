@@ -113,7 +113,7 @@ describe.each(['tiny-sd15', 'tiny-sd21'] as const)('%s UNet pieces', (preset) =>
       for (const t of new Set(gpuValues.values())) t.release();
       for (const g of graphs) g.release();
     }
-  });
+  }, 180_000);
 });
 
 test('record keeps a tape entry per node with static shapes, and gives the same outputs', async () => {
@@ -147,4 +147,4 @@ test('record keeps a tape entry per node with static shapes, and gives the same 
     for (const t of Object.values(inputs)) t.release();
     graph.release();
   }
-});
+}, 180_000);
