@@ -114,6 +114,17 @@ class Run:
         torch.save(state, tmp)
         os.replace(tmp, self.path('ckpt', f'{stage}.pt'))
 
+    def restore(self, stage, modules, opt, gen):
+        """Resumes a stage from its checkpoint, if any: weights, optimizer, RNG; (step, seconds so far)."""
+        state = self.load_state(stage)
+        if not state:
+            return 0, 0.0
+        for key, module in modules.items():
+            module.load_state_dict(state[key])
+        opt.load_state_dict(state['opt'])
+        gen.set_state(state['rng'])
+        return state['step'], state['elapsed']
+
     def load_state(self, stage):
         p = self.path('ckpt', f'{stage}.pt')
         return torch.load(p) if os.path.exists(p) else None
@@ -140,13 +151,7 @@ class Run:
         vae = AutoencoderKL(self.vae_config())
         opt = torch.optim.AdamW(vae.parameters(), lr=1e-3, weight_decay=0.0)
         gen = torch.Generator().manual_seed(SEEDS['vae'])
-        step, elapsed = 0, 0.0
-        state = self.load_state('vae')
-        if state:
-            vae.load_state_dict(state['model'])
-            opt.load_state_dict(state['opt'])
-            gen.set_state(state['rng'])
-            step, elapsed = state['step'], state['elapsed']
+        step, elapsed = self.restore('vae', {'model': vae}, opt, gen)
         steps, batch = self.cfg['vae_steps'], self.cfg['vae_batch']
         last_save, t0 = time.time(), time.time() - elapsed
         while step < steps:
@@ -205,14 +210,7 @@ class Run:
         min_snr = float(os.environ.get('LETHE_MIN_SNR', '0'))
         opt = torch.optim.AdamW(params, lr=peak_lr, weight_decay=0.01)
         gen = torch.Generator().manual_seed(SEEDS['unet'])
-        step, elapsed = 0, 0.0
-        state = self.load_state('unet')
-        if state:
-            for module, key in ((text, 'text'), (unet, 'unet'), (ema_text, 'ema_text'), (ema_unet, 'ema_unet')):
-                module.load_state_dict(state[key])
-            opt.load_state_dict(state['opt'])
-            gen.set_state(state['rng'])
-            step, elapsed = state['step'], state['elapsed']
+        step, elapsed = self.restore('unet', {'text': text, 'unet': unet, 'ema_text': ema_text, 'ema_unet': ema_unet}, opt, gen)
         alphas_cumprod = noise_schedule()
         steps, batch = self.cfg['unet_steps'], self.cfg['unet_batch']
         last_save, t0 = time.time(), time.time() - elapsed
@@ -266,13 +264,7 @@ class Run:
         judge = Judge(len(self.world.objects), len(self.world.styles), self.cfg['judge_width'])
         opt = torch.optim.AdamW(judge.parameters(), lr=2e-3, weight_decay=1e-4)
         gen = torch.Generator().manual_seed(SEEDS['judge'])
-        step, elapsed = 0, 0.0
-        state = self.load_state('judge')
-        if state:
-            judge.load_state_dict(state['model'])
-            opt.load_state_dict(state['opt'])
-            gen.set_state(state['rng'])
-            step, elapsed = state['step'], state['elapsed']
+        step, elapsed = self.restore('judge', {'model': judge}, opt, gen)
         steps, batch = self.cfg['judge_steps'], self.cfg['judge_batch']
         last_save, t0 = time.time(), time.time() - elapsed
         while step < steps:
