@@ -26,7 +26,7 @@ export function editInWords(recipe: ErasureRecipe, summary: EditSummary): EditWo
   const method = recipe.method === 'realera' ? 'RealEra' : 'UCE';
   const detail =
     `${method} closed form: rank-${summary.rank} change of the cross-attention K/V weights (W′ = W·M) from ${summary.eraseVectors} erase and ${summary.preserveVectors} preserve vectors; ` +
-    `lambda ${recipe.closedForm.lambda}, erase scale ${recipe.closedForm.eraseScale}, preserve scale ${recipe.closedForm.preserveScale}; ${summary.solver}; ${seconds(summary.ms.total)}.`;
+    `lambda ${recipe.closedForm.lambda}, erase scale ${recipe.closedForm.eraseScale}, preserve scale ${recipe.closedForm.preserveScale}; ${summary.solver} solver; ${seconds(summary.ms.total)}.`;
   return { headline, detail };
 }
 

@@ -116,6 +116,6 @@ describe('an edit in plain words first', () => {
   test('headline counts what was erased and what was held; detail carries the math', () => {
     const words = editInWords(recipe, summary);
     expect(words.headline).toBe('"cat" and 2 related concepts mapped to the empty prompt; 3 other concepts held in place.');
-    expect(words.detail).toBe('UCE closed form: rank-6 change of the cross-attention K/V weights (W′ = W·M) from 6 erase and 9 preserve vectors; lambda 0.5, erase scale 1, preserve scale 1; woodbury; 1.5 s.');
+    expect(words.detail).toBe('UCE closed form: rank-6 change of the cross-attention K/V weights (W′ = W·M) from 6 erase and 9 preserve vectors; lambda 0.5, erase scale 1, preserve scale 1; woodbury solver; 1.5 s.');
   });
 });
