@@ -23,13 +23,15 @@ describe('studio in headless Chromium', () => {
     const panel = page.getByTestId('adapter-panel');
     await panel.waitFor({ timeout: 60_000 });
     expect(await page.getByTestId('adapter-vendor').textContent()).toMatch(/\S/);
-    // The page itself never creates a GPU device: only the worker does.
+    // The page itself never creates a GPU device: only the worker does. The self-test lives in the diagnostics drawer.
+    await page.getByTestId('diagnostics-open').click();
     await page.getByTestId('self-test-run').click();
     const results = page.getByTestId('self-test-results');
     await results.waitFor({ timeout: 120_000 });
     const rows = await results.locator('tbody tr').count();
     expect(rows).toBeGreaterThanOrEqual(6);
     expect(await results.getAttribute('data-all-passed')).toBe('true');
+    await page.getByTestId('diagnostics-close').click();
     // The demo pack is preloaded; a pair on screen makes the README's picture.
     await page.getByTestId('model-summary').waitFor({ timeout: 120_000 });
     await generatePair(page, { prompt: 'a painting of a cat', seed: 7, steps: 2 });
@@ -51,6 +53,7 @@ describe('studio in headless Chromium', () => {
       const text = (await message.textContent()) ?? '';
       expect(text).toMatch(/no GPU adapter/);
       expect(text).toMatch(/enable-unsafe-webgpu/);
+      await page.getByTestId('diagnostics-open').click();
       expect(await page.getByTestId('self-test-run').isDisabled()).toBe(true);
     } finally {
       await noGpu.close();
