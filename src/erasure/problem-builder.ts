@@ -62,8 +62,6 @@ export interface ErasureContext {
   /** sha256 of the pack's manifest.json, written into the recipe. */
   readonly packSha256: string;
   readonly family: PackFamily;
-  /** Where the solve will run; only the CPU solve is reproducible bit for bit. */
-  readonly solveDevice?: 'cpu';
 }
 
 export interface ErasureStats {
@@ -123,8 +121,6 @@ export async function rebuildFromRecipe(recipe: ErasureRecipe, deps: ErasureEnco
       `recipe: pack: the recipe was made with pack ${checked.pack.sha256.slice(0, 12)}... (${checked.pack.family}), ` +
         `but the loaded pack is ${context.packSha256.slice(0, 12)}... (${context.family}); load that pack to reproduce the edit`,
     );
-  if (checked.closedForm.device !== 'cpu')
-    throw new InputError(`recipe: closedForm.device: "${checked.closedForm.device}" solves are not reproducible bit for bit here; only "cpu" is`);
   return buildFromSettings(
     {
       concepts: checked.concepts,
@@ -334,7 +330,6 @@ async function buildFromSettings(settings: ErasureSettings, deps: ErasureEncoder
       eraseScale: settings.eraseScale,
       preserveScale: settings.preserveScale,
       solver: recipeSolver,
-      device: context.solveDevice ?? 'cpu',
     },
   };
   // The recipe is returned as its own file would read back: parse(serialize) checks every field.
@@ -364,12 +359,11 @@ function meanNorm(embeddings: readonly Float32Array[]): number {
 }
 
 function checkContext(context: ErasureContext): { width: number; tokens: number } {
-  const { width, tokens, packSha256, solveDevice } = context;
+  const { width, tokens, packSha256 } = context;
   if (!Number.isInteger(width) || width < 1) throw new InputError(`erasure context: width: expected a positive integer (768 or 1024), got ${describe(width)}`);
   if (!Number.isInteger(tokens) || tokens < 2) throw new InputError(`erasure context: tokens: expected an integer >= 2 (77 for CLIP), got ${describe(tokens)}`);
   if (typeof packSha256 !== 'string' || !/^[0-9a-f]{64}$/.test(packSha256))
     throw new InputError(`erasure context: packSha256: expected 64 lowercase hex digits, got ${describe(packSha256)}`);
-  if (solveDevice !== undefined && solveDevice !== 'cpu') throw new InputError(`erasure context: solveDevice: expected "cpu", got ${describe(solveDevice)}`);
   return { width, tokens };
 }
 

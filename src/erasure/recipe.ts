@@ -2,7 +2,7 @@
  * The erasure recipe: a JSON file with everything needed to recompute an edit bit for bit —
  * which pack (sha256 of its manifest.json, family), the concept set, the method, the prompt
  * templates and token selection, RealEra's options and seed, the closed-form settings, the
- * solver and device that ran it, and the Lethe version.
+ * solver that ran it, and the Lethe version.
  *
  * `serializeRecipe` writes keys in one fixed order (whatever order the object was built in),
  * so equal recipes are equal bytes and a recipe's sha256 identifies an edit. `parseRecipe`
@@ -26,8 +26,12 @@ export const LETHE_VERSION = '0.1.0';
 
 export const ERASURE_METHODS = ['uce', 'realera'] as const;
 export type ErasureMethod = (typeof ERASURE_METHODS)[number];
-export const SOLVE_DEVICES = ['cpu', 'gpu'] as const;
-export type SolveDevice = (typeof SOLVE_DEVICES)[number];
+/**
+ * Recipes written before the solve device was dropped carry `closedForm.device` ("cpu"; "gpu"
+ * was allowed by the format but never reproducible, so never written). Reading accepts and
+ * ignores it; it is no longer written.
+ */
+const LEGACY_SOLVE_DEVICES = ['cpu', 'gpu'] as const;
 
 export interface RecipePrompts {
   /** Every template, each with one "{}" slot, in order (stored, not looked up by kind: defaults may change). */
@@ -47,8 +51,6 @@ export interface RecipeClosedForm {
   readonly preserveScale: number;
   /** The solver that produced V^T (they agree to ~1e-12, not bit for bit). */
   readonly solver: ClosedFormSolver;
-  /** 'gpu': float32 Gram on the GPU, refined in float64 (its bits depend on the adapter). */
-  readonly device: SolveDevice;
 }
 
 export interface ErasureRecipe {
@@ -139,14 +141,14 @@ export function parseRecipe(json: string, file: string): ErasureRecipe {
     root.fail('realera', `expected null for method "${method}" (RealEra options apply to method "realera" only), got ${describe(realeraValue)}`);
   }
 
-  const closedFields = root.object('closedForm', ['lambda', 'eraseScale', 'preserveScale', 'solver', 'device']);
+  const closedFields = root.object('closedForm', ['lambda', 'eraseScale', 'preserveScale', 'solver'], ['device']);
   const closedForm: RecipeClosedForm = {
     lambda: closedFields.positive('lambda'),
     eraseScale: closedFields.positive('eraseScale'),
     preserveScale: closedFields.positive('preserveScale'),
     solver: closedFields.literal('solver', CLOSED_FORM_SOLVERS),
-    device: closedFields.literal('device', SOLVE_DEVICES),
   };
+  if (closedFields.get('device') !== undefined) closedFields.literal('device', LEGACY_SOLVE_DEVICES);
   const fineTuneValue = root.get('fineTune');
   const fineTune = fineTuneValue === undefined || fineTuneValue === null ? null : parseFineTuneOptions(fineTuneValue, (field, detail) => root.fail(`fineTune.${field}`, detail));
   return { format: RECIPE_FORMAT, version: RECIPE_VERSION, lethe, pack, concepts, method, prompts, realera, closedForm, ...(fineTune ? { fineTune } : {}) };
@@ -178,7 +180,6 @@ function canonicalRecipe(recipe: ErasureRecipe): unknown {
       eraseScale: recipe.closedForm.eraseScale,
       preserveScale: recipe.closedForm.preserveScale,
       solver: recipe.closedForm.solver,
-      device: recipe.closedForm.device,
     },
     // Written only when present: a closed-form recipe keeps its bytes (and its edit id).
     ...(recipe.fineTune ? { fineTune: canonicalFineTune(recipe.fineTune) } : {}),
@@ -216,8 +217,8 @@ class Fields {
     return this.record[key];
   }
 
-  object(key: string, keys: readonly string[]): Fields {
-    return new Fields(this.file, this.path ? `${this.path}.${key}` : key, this.record[key], keys);
+  object(key: string, keys: readonly string[], optional: readonly string[] = []): Fields {
+    return new Fields(this.file, this.path ? `${this.path}.${key}` : key, this.record[key], keys, optional);
   }
 
   string(key: string, pattern: RegExp, expected: string): string {

@@ -118,7 +118,7 @@ describe('concept panel -> EraseRequest', () => {
         method: 'realera',
         prompts: { templates: [...PROMPT_TEMPLATES.object], tokens: 'all' },
         realera: { options: { ...REALERA_DEFAULTS, ...request.realera!.options }, seed: 5 },
-        closedForm: { lambda: 0.7, eraseScale: 1, preserveScale: 0.1, solver: 'cholesky', device: 'cpu' },
+        closedForm: { lambda: 0.7, eraseScale: 1, preserveScale: 0.1, solver: 'cholesky' },
       }),
       'recipe.json',
     );

@@ -48,7 +48,7 @@ export function sampleRecipe(family: PackFamily = 'sd15', concept = 'Van Gogh'):
     method: 'realera',
     prompts: { templates: [...PROMPT_TEMPLATES.style], tokens: 'subject' },
     realera: { options: { ...REALERA_DEFAULTS }, seed: 77 },
-    closedForm: { lambda: 0.5, eraseScale: 1, preserveScale: 0.1, solver: 'cholesky', device: 'cpu' },
+    closedForm: { lambda: 0.5, eraseScale: 1, preserveScale: 0.1, solver: 'cholesky' },
   };
 }
 

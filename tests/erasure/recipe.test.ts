@@ -23,7 +23,7 @@ function sampleRecipe(): ErasureRecipe {
     method: 'realera',
     prompts: { templates: [...PROMPT_TEMPLATES.style], tokens: 'subject' },
     realera: { options: { ...REALERA_DEFAULTS, radiusScale: 1.0625 }, seed: 1234 },
-    closedForm: { lambda: 0.5, eraseScale: 1, preserveScale: 0.1, solver: 'woodbury', device: 'gpu' },
+    closedForm: { lambda: 0.5, eraseScale: 1, preserveScale: 0.1, solver: 'woodbury' },
   };
 }
 
@@ -97,7 +97,7 @@ describe('erasure recipe', () => {
     ['closedForm.lambda', (j) => (j.closedForm.lambda = 0)],
     ['closedForm.eraseScale', (j) => (j.closedForm.eraseScale = '1')],
     ['closedForm.solver', (j) => (j.closedForm.solver = 'lu')],
-    ['closedForm.device', (j) => delete j.closedForm.device],
+    ['closedForm.device', (j) => (j.closedForm.device = 'tpu')],
     ['closedForm', (j) => (j.closedForm = [])],
     ['extra', (j) => (j.extra = true)],
   ];
@@ -106,6 +106,18 @@ describe('erasure recipe', () => {
     const json = JSON.parse(serializeRecipe(sampleRecipe()));
     mutate(json);
     expectFieldError(JSON.stringify(json), field);
+  });
+
+  test('a legacy closedForm.device ("cpu" or "gpu") is read and ignored, and no longer written', () => {
+    const text = serializeRecipe(sampleRecipe());
+    expect(JSON.parse(text).closedForm).not.toHaveProperty('device');
+    for (const device of ['cpu', 'gpu']) {
+      const json = JSON.parse(text);
+      json.closedForm.device = device;
+      const parsed = parseRecipe(JSON.stringify(json), 'old.json');
+      expect(parsed).toEqual(sampleRecipe());
+      expect(serializeRecipe(parsed)).toBe(text);
+    }
   });
 
   test('text that is not JSON, or not an object, fails at the root', () => {

@@ -49,7 +49,7 @@ function recipe(fineTune: FineTuneOptions | null): ErasureRecipe {
     method: 'uce',
     prompts: { templates: [...PROMPT_TEMPLATES.object], tokens: 'subject' },
     realera: null,
-    closedForm: { lambda: 0.5, eraseScale: 1, preserveScale: 0.1, solver: 'woodbury', device: 'cpu' },
+    closedForm: { lambda: 0.5, eraseScale: 1, preserveScale: 0.1, solver: 'woodbury' },
     fineTune,
   };
 }

@@ -50,7 +50,7 @@ export function tinyRecipe(fineTune: Partial<FineTuneOptions> & Pick<FineTuneOpt
     method: 'uce',
     prompts: { templates: ['a photo of {}', '{}'], tokens: 'subject' },
     realera: null,
-    closedForm: { lambda: 0.5, eraseScale: 1, preserveScale: 0.1, solver: 'woodbury', device: 'cpu' },
+    closedForm: { lambda: 0.5, eraseScale: 1, preserveScale: 0.1, solver: 'woodbury' },
     fineTune: { ...fineTuneDefaults(fineTune.objective, 8), rank: 2, alpha: 2, learningRate: 1e-3, steps: 3, latentSteps: 2, seed: 5, ...fineTune },
   };
 }
