@@ -18,6 +18,7 @@ import { REALERA_DEFAULTS, resolveRealEraOptions, type RealEraOptions } from './
 import { TOKEN_SELECTION_MODES, type TokenSelectionMode } from './token-selection.ts';
 import { canonicalFineTune, parseFineTuneOptions, type FineTuneOptions } from './fine-tune/fine-tune-options.ts';
 import { describeValue as describe } from '../util/describe-value.ts';
+import { JsonFields } from '../util/json-fields.ts';
 
 export const RECIPE_FORMAT = 'lethe-erasure-recipe';
 export const RECIPE_VERSION = 1;
@@ -93,13 +94,20 @@ export function parseRecipe(json: string, file: string): ErasureRecipe {
   } catch (error) {
     throw new FormatError(file, '(root)', `not JSON: ${(error as Error).message}`);
   }
-  const root = new Fields(file, '', value, ['format', 'version', 'lethe', 'pack', 'concepts', 'method', 'prompts', 'realera', 'closedForm'], ['fineTune']);
+  const root = JsonFields.of(file, '', value, {
+    required: ['format', 'version', 'lethe', 'pack', 'concepts', 'method', 'prompts', 'realera', 'closedForm'],
+    optional: ['fineTune'],
+  });
   if (root.get('format') !== RECIPE_FORMAT) root.fail('format', `expected "${RECIPE_FORMAT}", got ${describe(root.get('format'))}`);
-  if (root.get('version') !== RECIPE_VERSION) root.fail('version', `this build of Lethe reads recipe version ${RECIPE_VERSION}, got ${describe(root.get('version'))}`);
-  const lethe = root.string('lethe', /^\d+\.\d+\.\d+([-+][0-9A-Za-z.-]+)?$/, 'a version like 0.1.0');
+  if (root.get('version') !== RECIPE_VERSION)
+    root.fail('version', `this build of Lethe reads recipe version ${RECIPE_VERSION}, got ${describe(root.get('version'))}`);
+  const lethe = root.matching('lethe', /^\d+\.\d+\.\d+([-+][0-9A-Za-z.-]+)?$/, 'a version like 0.1.0');
 
-  const packFields = root.object('pack', ['sha256', 'family']);
-  const pack = { sha256: packFields.string('sha256', /^[0-9a-f]{64}$/, '64 lowercase hex digits (sha256 of manifest.json)'), family: packFields.literal('family', PACK_FAMILIES) };
+  const packFields = root.object('pack', { required: ['sha256', 'family'] });
+  const pack = {
+    sha256: packFields.matching('sha256', /^[0-9a-f]{64}$/, '64 lowercase hex digits (sha256 of manifest.json)'),
+    family: packFields.literal('family', PACK_FAMILIES),
+  };
 
   let concepts: ConceptSet;
   try {
@@ -113,13 +121,16 @@ export function parseRecipe(json: string, file: string): ErasureRecipe {
 
   const method = root.literal('method', ERASURE_METHODS);
 
-  const promptFields = root.object('prompts', ['templates', 'tokens']);
-  const templateValues = promptFields.array('templates', 1, MAX_TEMPLATES);
-  const templates = templateValues.map((template, i) => {
-    const field = `templates[${i}]`;
-    if (typeof template !== 'string') throw promptFields.error(field, `expected a template string, got ${describe(template)}`);
+  const promptFields = root.object('prompts', { required: ['templates', 'tokens'] });
+  const templateValues = promptFields.value('templates');
+  if (!Array.isArray(templateValues) || templateValues.length < 1 || templateValues.length > MAX_TEMPLATES)
+    throw promptFields.error('templates', `expected an array of 1 to ${MAX_TEMPLATES} items, got ${describe(templateValues)}`);
+  const templates = templateValues.map((template: unknown, i) => {
+    const field = `${promptFields.fieldName('templates')}[${i}]`;
+    if (typeof template !== 'string') throw promptFields.errorAt(field, `expected a template string, got ${describe(template)}`);
     const slot = template.indexOf(TEMPLATE_SLOT);
-    if (slot < 0 || template.indexOf(TEMPLATE_SLOT, slot + 1) >= 0) promptFields.fail(field, `expected exactly one "${TEMPLATE_SLOT}" slot in ${describe(template)}`);
+    if (slot < 0 || template.indexOf(TEMPLATE_SLOT, slot + 1) >= 0)
+      throw promptFields.errorAt(field, `expected exactly one "${TEMPLATE_SLOT}" slot in ${describe(template)}`);
     return template;
   });
   const prompts: RecipePrompts = { templates, tokens: promptFields.literal('tokens', TOKEN_SELECTION_MODES) };
@@ -128,10 +139,10 @@ export function parseRecipe(json: string, file: string): ErasureRecipe {
   const realeraValue = root.get('realera');
   if (method === 'realera') {
     if (realeraValue === null) root.fail('realera', 'expected RealEra options and seed for method "realera", got null');
-    const realeraFields = root.object('realera', ['options', 'seed']);
-    const optionFields = realeraFields.object('options', REALERA_KEYS);
+    const realeraFields = root.object('realera', { required: ['options', 'seed'] });
+    const optionFields = realeraFields.object('options', { required: REALERA_KEYS });
     const raw: Record<string, number> = {};
-    for (const key of REALERA_KEYS) raw[key] = optionFields.number(key);
+    for (const key of REALERA_KEYS) raw[key] = optionFields.finiteNumber(key);
     const options = resolveRealEraOptions(raw as Partial<RealEraOptions>, (field, detail) => optionFields.fail(field, detail));
     const seed = realeraFields.get('seed');
     if (typeof seed !== 'number' || !Number.isInteger(seed) || seed < 0 || seed > 0xffffffff)
@@ -141,7 +152,7 @@ export function parseRecipe(json: string, file: string): ErasureRecipe {
     root.fail('realera', `expected null for method "${method}" (RealEra options apply to method "realera" only), got ${describe(realeraValue)}`);
   }
 
-  const closedFields = root.object('closedForm', ['lambda', 'eraseScale', 'preserveScale', 'solver'], ['device']);
+  const closedFields = root.object('closedForm', { required: ['lambda', 'eraseScale', 'preserveScale', 'solver'], optional: ['device'] });
   const closedForm: RecipeClosedForm = {
     lambda: closedFields.positive('lambda'),
     eraseScale: closedFields.positive('eraseScale'),
@@ -150,7 +161,12 @@ export function parseRecipe(json: string, file: string): ErasureRecipe {
   };
   if (closedFields.get('device') !== undefined) closedFields.literal('device', LEGACY_SOLVE_DEVICES);
   const fineTuneValue = root.get('fineTune');
-  const fineTune = fineTuneValue === undefined || fineTuneValue === null ? null : parseFineTuneOptions(fineTuneValue, (field, detail) => root.fail(`fineTune.${field}`, detail));
+  const fineTune =
+    fineTuneValue === undefined || fineTuneValue === null
+      ? null
+      : parseFineTuneOptions(fineTuneValue, (field, detail) => {
+          throw root.errorAt(`fineTune.${field}`, detail);
+        });
   return { format: RECIPE_FORMAT, version: RECIPE_VERSION, lethe, pack, concepts, method, prompts, realera, closedForm, ...(fineTune ? { fineTune } : {}) };
 }
 
@@ -185,71 +201,3 @@ function canonicalRecipe(recipe: ErasureRecipe): unknown {
     ...(recipe.fineTune ? { fineTune: canonicalFineTune(recipe.fineTune) } : {}),
   };
 }
-
-/** One JSON object of the recipe: typed accessors that fail with the field's full path. */
-class Fields {
-  private readonly record: Record<string, unknown>;
-
-  constructor(
-    private readonly file: string,
-    private readonly path: string,
-    value: unknown,
-    keys: readonly string[],
-    /** Keys that may be absent. */
-    optional: readonly string[] = [],
-  ) {
-    if (typeof value !== 'object' || value === null || Array.isArray(value))
-      throw new FormatError(file, path || '(root)', `expected an object with ${keys.join(', ')}, got ${describe(value)}`);
-    this.record = value as Record<string, unknown>;
-    for (const key of Object.keys(this.record)) if (!keys.includes(key) && !optional.includes(key)) this.fail(key, `unknown field; expected one of ${[...keys, ...optional].join(', ')}`);
-    for (const key of keys) if (!Object.hasOwn(this.record, key)) this.fail(key, 'missing');
-  }
-
-  error(key: string, detail: string): FormatError {
-    return new FormatError(this.file, this.path ? `${this.path}.${key}` : key, detail);
-  }
-
-  fail(key: string, detail: string): never {
-    throw this.error(key, detail);
-  }
-
-  get(key: string): unknown {
-    return this.record[key];
-  }
-
-  object(key: string, keys: readonly string[], optional: readonly string[] = []): Fields {
-    return new Fields(this.file, this.path ? `${this.path}.${key}` : key, this.record[key], keys, optional);
-  }
-
-  string(key: string, pattern: RegExp, expected: string): string {
-    const value = this.record[key];
-    if (typeof value !== 'string' || !pattern.test(value)) this.fail(key, `expected ${expected}, got ${describe(value)}`);
-    return value;
-  }
-
-  literal<T extends string>(key: string, allowed: readonly T[]): T {
-    const value = this.record[key];
-    if (!allowed.includes(value as T)) this.fail(key, `expected one of ${allowed.map((a) => JSON.stringify(a)).join(', ')}, got ${describe(value)}`);
-    return value as T;
-  }
-
-  number(key: string): number {
-    const value = this.record[key];
-    if (typeof value !== 'number' || !Number.isFinite(value)) this.fail(key, `expected a finite number, got ${describe(value)}`);
-    return value;
-  }
-
-  /** A finite number > 0 (lambda and the scales: 0 would make the edit singular or void). */
-  positive(key: string): number {
-    const value = this.number(key);
-    if (!(value > 0)) this.fail(key, `expected a finite number > 0, got ${describe(value)}`);
-    return value;
-  }
-
-  array(key: string, min: number, max: number): unknown[] {
-    const value = this.record[key];
-    if (!Array.isArray(value) || value.length < min || value.length > max) this.fail(key, `expected an array of ${min} to ${max} items, got ${describe(value)}`);
-    return value;
-  }
-}
-

@@ -1,5 +1,5 @@
 import { FormatError } from '../util/errors.ts';
-import { JsonObjectFields, checkInteger, checkString } from './manifest-fields.ts';
+import { JsonFields, checkInteger, checkString } from '../util/json-fields.ts';
 import { describeValue as describe } from '../util/describe-value.ts';
 import { packPathProblem } from './pack-path.ts';
 
@@ -164,7 +164,7 @@ export function parseManifest(json: string, file: string): PackManifest {
 
 /** Validates an already-parsed manifest value (e.g. one the converter just built). */
 export function validateManifest(value: unknown, file: string): PackManifest {
-  const root = JsonObjectFields.of(file, '', value);
+  const root = JsonFields.of(file, '', value);
   const format = root.value('format');
   if (format !== PACK_FORMAT) root.fail('format', `expected "${PACK_FORMAT}", got ${describe(format)}`);
   const version = root.value('version');
@@ -180,7 +180,7 @@ export function validateManifest(value: unknown, file: string): PackManifest {
   const textEncoder = parseModel(root.object('textEncoder'), refs);
   const vaeDecoder = parseModel(root.object('vaeDecoder'), refs);
   const pieces = root.array('pieces', 1, MAX_PIECES).map(({ value: element, field }) => {
-    const piece = JsonObjectFields.of(file, field, element);
+    const piece = JsonFields.of(file, field, element);
     const name = piece.string('name', { maxLength: 128, pattern: PIECE_NAME, patternText: '[A-Za-z0-9_.-]+' });
     return { name, ...parseModel(piece, refs) };
   });
@@ -198,7 +198,7 @@ export function validateManifest(value: unknown, file: string): PackManifest {
 
   const crossAttention = root
     .array('crossAttention', 1, MAX_LAYERS)
-    .map(({ value: element, field }, i) => parseLayer(JsonObjectFields.of(file, field, element), i, dims));
+    .map(({ value: element, field }, i) => parseLayer(JsonFields.of(file, field, element), i, dims));
   checkLayersAgainstPieces(file, crossAttention, pieces);
 
   const familyDims = FAMILY_DIMS[family];
@@ -246,7 +246,7 @@ export function serializeManifest(manifest: PackManifest): string {
   return `${JSON.stringify({ ...manifest, files }, null, 2)}\n`;
 }
 
-function parseFiles(fields: JsonObjectFields): Record<string, PackFileEntry> {
+function parseFiles(fields: JsonFields): Record<string, PackFileEntry> {
   const files = Object.create(null) as Record<string, PackFileEntry>;
   const keys = fields.keys();
   if (keys.length === 0) fields.failHere('expected at least one file');
@@ -269,12 +269,12 @@ function parseFiles(fields: JsonObjectFields): Record<string, PackFileEntry> {
 class FileRefs {
   constructor(private readonly files: Record<string, PackFileEntry>) {}
 
-  path(fields: JsonObjectFields, key: string): string {
+  path(fields: JsonFields, key: string): string {
     const path = fields.string(key, { maxLength: 512 });
     return this.check(fields.file, fields.fieldName(key), path);
   }
 
-  optionalPath(fields: JsonObjectFields, key: string): string | undefined {
+  optionalPath(fields: JsonFields, key: string): string | undefined {
     if (fields.has(key)) return this.path(fields, key);
     fields.optionalString(key); // marks the absent field as read
     return undefined;
@@ -289,7 +289,7 @@ class FileRefs {
   }
 }
 
-function parseDims(fields: JsonObjectFields): PackDims {
+function parseDims(fields: JsonFields): PackDims {
   const dims: PackDims = {
     textHidden: fields.integer('textHidden', 1, 65536),
     textTokens: fields.literal('textTokens', [77]),
@@ -305,7 +305,7 @@ function parseDims(fields: JsonObjectFields): PackDims {
   return dims;
 }
 
-function parseModel(fields: JsonObjectFields, refs: FileRefs): OnnxModelEntry {
+function parseModel(fields: JsonFields, refs: FileRefs): OnnxModelEntry {
   const file = refs.path(fields, 'file');
   const externalData = fields
     .array('externalData', 0, 64)
@@ -316,10 +316,10 @@ function parseModel(fields: JsonObjectFields, refs: FileRefs): OnnxModelEntry {
   return { file, externalData, inputs, outputs };
 }
 
-function parseTensorList(fields: JsonObjectFields, key: string): TensorSpec[] {
+function parseTensorList(fields: JsonFields, key: string): TensorSpec[] {
   const names = new Set<string>();
   return fields.array(key, 1, MAX_IO).map(({ value, field }) => {
-    const tensor = JsonObjectFields.of(fields.file, field, value);
+    const tensor = JsonFields.of(fields.file, field, value);
     const name = tensor.string('name', { maxLength: 256, pattern: NAME, patternText: NAME_TEXT });
     if (names.has(name)) tensor.fail('name', `"${name}" appears twice in ${fields.fieldName(key)}`);
     names.add(name);
@@ -342,7 +342,7 @@ function parseDim(file: string, field: string, value: unknown): TensorDim {
   });
 }
 
-function parseTokenizer(fields: JsonObjectFields, refs: FileRefs): TokenizerFiles {
+function parseTokenizer(fields: JsonFields, refs: FileRefs): TokenizerFiles {
   const tokenizer: TokenizerFiles = {};
   const tokenizerJson = refs.optionalPath(fields, 'tokenizerJson');
   const vocab = refs.optionalPath(fields, 'vocab');
@@ -360,7 +360,7 @@ function parseTokenizer(fields: JsonObjectFields, refs: FileRefs): TokenizerFile
   return tokenizer;
 }
 
-function parseLayer(fields: JsonObjectFields, position: number, dims: PackDims): CrossAttentionLayer {
+function parseLayer(fields: JsonFields, position: number, dims: PackDims): CrossAttentionLayer {
   const index = fields.integer('index', 0, MAX_LAYERS);
   if (index !== position) fields.fail('index', `expected ${position} (layers are listed in index order), got ${index}`);
   const module = fields.string('module', { maxLength: 256, pattern: MODULE, patternText: 'a diffusers attn2 module path' });
@@ -374,7 +374,7 @@ function parseLayer(fields: JsonObjectFields, position: number, dims: PackDims):
   return { index, module, toK, toV, heads, piece, kInput, vInput };
 }
 
-function parseProjection(fields: JsonObjectFields, expectedName: string, heads: number, dims: PackDims): ProjectionWeight {
+function parseProjection(fields: JsonFields, expectedName: string, heads: number, dims: PackDims): ProjectionWeight {
   const name = fields.literal('name', [expectedName]);
   const shapeElements = fields.array('shape', 2, 2);
   const [out, inner] = shapeElements.map(({ value, field }) =>

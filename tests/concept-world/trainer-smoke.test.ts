@@ -3,7 +3,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, test } from 'vitest';
-import type { JsonObject } from '../../src/model/diffusers/config-fields.ts';
+import type { JsonObject } from '../../src/util/json-fields.ts';
 import { readTextEncoderConfig, readUNetConfig, readVaeConfig } from '../../src/model/diffusers/configs.ts';
 
 /**

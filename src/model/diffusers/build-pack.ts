@@ -23,7 +23,7 @@ import { vaeEncoderParameters } from '../builders/vae-encoder-params.ts';
 import type { PackManifest } from '../manifest.ts';
 import { bindWeights, modernVaeAttentionName, storedBytes, type BoundWeights, type PackDtype } from './bind-weights.ts';
 import { openCheckpoint, readRangeOf, type ComponentCheckpoint, type WeightVariant } from './checkpoint.ts';
-import { parseJsonObject, type JsonObject } from './config-fields.ts';
+import { parseJsonObject, type JsonObject } from '../../util/json-fields.ts';
 import { readTextEncoderConfig, readUNetConfig, readVaeConfig, TEXT_ENCODER_CONFIG, UNET_CONFIG, VAE_CONFIG } from './configs.ts';
 import { VirtualExport, type LazyFile } from './virtual-export.ts';
 

@@ -7,7 +7,7 @@ import { FormatError } from '../../util/errors.ts';
 import type { ClipTextShape } from '../builders/clip-text.ts';
 import type { UNetShape } from '../builders/unet.ts';
 import type { VaeDecoderShape } from '../builders/vae-decoder.ts';
-import { ConfigFields, type JsonObject } from './config-fields.ts';
+import { ConfigFields, type JsonObject } from '../../util/json-fields.ts';
 
 export const UNET_CONFIG = 'unet/config.json';
 export const TEXT_ENCODER_CONFIG = 'text_encoder/config.json';
