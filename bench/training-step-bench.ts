@@ -6,7 +6,8 @@
 import type { GpuContext } from '../src/gpu/context.ts';
 import type { ChainStepStats } from '../src/training/training-chain.ts';
 import { promptAInputs, setUpTraining, targetOutput, trainingStep, type TrainingSetupOptions } from '../src/training/training-step.ts';
-import { runPieces, type PackFileReader, type UnetShape } from '../src/training/unet-pieces.ts';
+import { runPieces, type UnetShape } from '../src/training/unet-pieces.ts';
+import type { PackReader } from '../src/model/pack-reader.ts';
 import type { PackManifest } from '../src/model/manifest.ts';
 import { timePerRun } from './timing.ts';
 
@@ -26,7 +27,7 @@ export interface TrainingStepBenchRow {
   loadMs: number;
 }
 
-export async function benchTrainingStep(ctx: GpuContext, label: string, pack: { manifest: Pick<PackManifest, 'dims' | 'pieces'>; read: PackFileReader }, options: TrainingSetupOptions, log: (line: string) => void = () => {}, timing: { minMs?: number; maxRuns?: number } = {}): Promise<TrainingStepBenchRow> {
+export async function benchTrainingStep(ctx: GpuContext, label: string, pack: { manifest: Pick<PackManifest, 'dims' | 'pieces'>; read: PackReader['bytes'] }, options: TrainingSetupOptions, log: (line: string) => void = () => {}, timing: { minMs?: number; maxRuns?: number } = {}): Promise<TrainingStepBenchRow> {
   const setup = await setUpTraining(ctx, pack, options);
   try {
     const sync = () => ctx.sync();

@@ -2,7 +2,7 @@ import type { ForgedDemoPreset } from '../model/pack-spec.ts';
 import { convertExport, memorySource, MemorySink } from '../model/converter/index.ts';
 import { forgeInMemory } from '../model/forge/forge.ts';
 import { MANIFEST_FILE, parseManifest } from '../model/manifest.ts';
-import type { PackReader } from '../pipeline/pack-reader.ts';
+import type { PackReader } from '../model/pack-reader.ts';
 
 export interface ForgedPack {
   /** The forged diffusers/optimum ONNX export. */

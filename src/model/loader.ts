@@ -6,6 +6,7 @@ import { MANIFEST_FILE, MAX_MANIFEST_BYTES, parseManifest, type PackFileEntry, t
 import { FileNotFoundError, SourceError } from './sources/errors.ts';
 import type { PackSource } from './sources/pack-source.ts';
 import { readBytes } from './sources/read.ts';
+import type { PackReader } from './pack-reader.ts';
 
 export interface LoadProgress {
   /** Pack path of the file being fetched. */
@@ -43,8 +44,7 @@ export interface LoadPackOptions {
 }
 
 /** The files of a loaded pack, read from the cache and verified against the manifest. */
-export interface PackFiles {
-  readonly manifest: PackManifest;
+export interface PackFiles extends PackReader {
   readonly manifestSha256: string;
   readonly source: PackSource;
   readonly cache: BlobCache;

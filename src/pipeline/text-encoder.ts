@@ -2,7 +2,8 @@ import type { GpuContext } from '../gpu/context.ts';
 import type { GpuTensor } from '../gpu/tensor.ts';
 import type { OnnxModelEntry } from '../model/manifest.ts';
 import type { InferenceSession, OnnxRunner } from './onnx/runner.ts';
-import { sessionSpecOf, type PackReader } from './pack-reader.ts';
+import type { PackReader } from '../model/pack-reader.ts';
+import { sessionSpecOf } from './session-spec.ts';
 import { ShapeError } from '../util/errors.ts';
 import { widenHalf } from '../gpu/kernels/widen-half.ts';
 

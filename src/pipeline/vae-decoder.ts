@@ -1,7 +1,8 @@
 import type { OnnxModelEntry } from '../model/manifest.ts';
 import { toHalf } from '../util/half.ts';
 import { readFloat32, type InferenceSession, type OnnxRunner } from './onnx/runner.ts';
-import { sessionSpecOf, type PackReader } from './pack-reader.ts';
+import type { PackReader } from '../model/pack-reader.ts';
+import { sessionSpecOf } from './session-spec.ts';
 
 /** VAE decoder: latents [1, 4, h, w] (already divided by the scaling factor) -> image [1, 3, 8h, 8w] in [-1, 1]. */
 export class VaeDecoderRunner {

@@ -10,7 +10,8 @@ import { externalDataFromBytes, inlineExternalData } from '../formats/onnx/exter
 import { foldGraph, type FoldedGraph } from '../autograd/fold.ts';
 import { fuseAttention } from '../autograd/graph-rewrites.ts';
 import { planChain } from './training-chain.ts';
-import { dimBindings, pieceInputShapes, type PackFileReader, type UnetShape } from './unet-pieces.ts';
+import { dimBindings, pieceInputShapes, type UnetShape } from './unet-pieces.ts';
+import type { PackReader } from '../model/pack-reader.ts';
 import type { PackManifest } from '../model/manifest.ts';
 
 export interface TrainingPlanRow {
@@ -34,7 +35,7 @@ export interface TrainingPlanReport {
   rows: TrainingPlanRow[];
 }
 
-export async function trainingPlan(manifest: Pick<PackManifest, 'dims' | 'pieces'>, read: PackFileReader, shape: UnetShape, budgets: readonly number[], options: { fuseAttention?: boolean } = {}): Promise<TrainingPlanReport> {
+export async function trainingPlan(manifest: Pick<PackManifest, 'dims' | 'pieces'>, read: PackReader['bytes'], shape: UnetShape, budgets: readonly number[], options: { fuseAttention?: boolean } = {}): Promise<TrainingPlanReport> {
   const bindings = dimBindings(manifest, shape);
   const pieces: FoldedGraph[] = [];
   for (const piece of manifest.pieces) {

@@ -13,7 +13,8 @@ import { loraBackward, loraForward, type LoraFactors } from '../autograd/lora.ts
 import { matmul } from '../gpu/kernels/matmul.ts';
 import { TrainingChain, type ChainStepStats } from './training-chain.ts';
 import type { PieceGraph } from '../autograd/executor.ts';
-import { loadUnetPieces, runPieces, type PackFileReader, type UnetShape } from './unet-pieces.ts';
+import { loadUnetPieces, runPieces, type UnetShape } from './unet-pieces.ts';
+import type { PackReader } from '../model/pack-reader.ts';
 import { Adam } from '../autograd/optim/adam.ts';
 import type { GpuTensor } from '../gpu/tensor.ts';
 import type { PackManifest } from '../model/manifest.ts';
@@ -46,7 +47,7 @@ export interface TrainingSetup {
   release(): void;
 }
 
-export async function setUpTraining(ctx: GpuContext, pack: { manifest: Pick<PackManifest, 'dims' | 'pieces'>; read: PackFileReader }, options: TrainingSetupOptions): Promise<TrainingSetup> {
+export async function setUpTraining(ctx: GpuContext, pack: { manifest: Pick<PackManifest, 'dims' | 'pieces'>; read: PackReader['bytes'] }, options: TrainingSetupOptions): Promise<TrainingSetup> {
   const { shape } = options;
   const rank = options.rank ?? 4;
   const alpha = options.alpha ?? rank;

@@ -6,6 +6,7 @@
 import { decodeModel } from '../formats/onnx/codec.ts';
 import { externalDataFromBytes, inlineExternalData } from '../formats/onnx/external-data.ts';
 import type { PackManifest, TensorDim, UnetPiece } from '../model/manifest.ts';
+import type { PackReader } from '../model/pack-reader.ts';
 import { InputError } from '../util/errors.ts';
 import type { GpuContext } from '../gpu/context.ts';
 import type { GpuTensor } from '../gpu/tensor.ts';
@@ -52,10 +53,7 @@ export function pieceInputShapes(piece: UnetPiece, bindings: Readonly<Record<str
   return Object.fromEntries(piece.inputs.map((input) => [input.name, input.shape.map((d) => concreteDim(d, bindings, `${piece.file}: input "${input.name}"`))]));
 }
 
-/** Reads a pack file by its manifest path (cache, folder or memory). */
-export type PackFileReader = (path: string) => Promise<Uint8Array>;
-
-export async function loadUnetPieces(ctx: GpuContext, manifest: Pick<PackManifest, 'dims' | 'pieces'>, read: PackFileReader, shape: UnetShape, options: LoadOptions = {}): Promise<PieceGraph[]> {
+export async function loadUnetPieces(ctx: GpuContext, manifest: Pick<PackManifest, 'dims' | 'pieces'>, read: PackReader['bytes'], shape: UnetShape, options: LoadOptions = {}): Promise<PieceGraph[]> {
   const bindings = dimBindings(manifest, shape);
   const graphs: PieceGraph[] = [];
   try {

@@ -7,7 +7,7 @@ import { afterAll, describe, expect, test } from 'vitest';
 import { readSafetensors, tensorToFloat32, tensorToInt32 } from '../../src/formats/safetensors/index.ts';
 import { MANIFEST_FILE, parseManifest } from '../../src/model/manifest.ts';
 import { NodeOnnxRunner } from '../../src/pipeline/onnx/node-runner.ts';
-import type { PackReader } from '../../src/pipeline/pack-reader.ts';
+import type { PackReader } from '../../src/model/pack-reader.ts';
 import { TextEncoderRunner } from '../../src/pipeline/text-encoder.ts';
 import { ClipTokenizer } from '../../src/pipeline/tokenizer/clip-tokenizer.ts';
 import { loadCrossAttentionWeights } from '../../src/pipeline/unet/cross-attention-weights.ts';

@@ -5,7 +5,7 @@ import { afterAll, describe, expect, test } from 'vitest';
 import type { GenerateParams, GenerateProgressEvent, PackLoadProgress } from '../../src/engine/api.ts';
 import { createNodeEngine } from '../../src/engine/node-engine.ts';
 import { NodeDirBlobCache } from '../../src/model/cache/node-dir.ts';
-import { fixedDimensions } from '../../src/pipeline/pack-reader.ts';
+import { fixedDimensions } from '../../src/pipeline/session-spec.ts';
 
 const cache = new NodeDirBlobCache(mkdtempSync(join(tmpdir(), 'lethe-engine-')));
 const engine = await createNodeEngine({ cache });

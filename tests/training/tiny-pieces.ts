@@ -2,14 +2,15 @@
 import { decodeModel } from '../../src/formats/onnx/codec.ts';
 import { externalDataFromBytes, inlineExternalData } from '../../src/formats/onnx/external-data.ts';
 import type { ModelProto } from '../../src/formats/onnx/types.ts';
-import { dimBindings, pieceInputShapes, type PackFileReader, type UnetShape } from '../../src/training/unet-pieces.ts';
+import { dimBindings, pieceInputShapes, type UnetShape } from '../../src/training/unet-pieces.ts';
+import type { PackReader } from '../../src/model/pack-reader.ts';
 import type { PackManifest } from '../../src/model/manifest.ts';
 import { convertExport, memorySource, MemorySink } from '../../src/model/converter/index.ts';
 import { forgeInMemory } from '../../src/model/forge/forge.ts';
 
 export interface TinyPack {
   manifest: PackManifest;
-  read: PackFileReader;
+  read: PackReader['bytes'];
 }
 
 const packs = new Map<TinyPreset, Promise<TinyPack>>();
@@ -22,7 +23,7 @@ export function tinyPack(preset: TinyPreset = 'tiny-sd15'): Promise<TinyPack> {
     const { files } = await forgeInMemory({ preset, seed: 11, dtype: 'fp32' });
     const sink = new MemorySink();
     const manifest = await convertExport(memorySource(files), sink, { plan: 'default' });
-    const read: PackFileReader = async (path) => {
+    const read: PackReader['bytes'] = async (path) => {
       const bytes = sink.files.get(path);
       if (!bytes) throw new Error(`tiny pack: no file ${path}`);
       return bytes;

@@ -20,7 +20,8 @@ import type { GpuTensor } from '../../gpu/tensor.ts';
 import { initLora, loraBackward, loraForward, type LoraFactors } from '../../autograd/lora.ts';
 import { Adam } from '../../autograd/optim/adam.ts';
 import { TrainingChain } from '../../training/training-chain.ts';
-import { loadUnetPieces, runPieces, type PackFileReader } from '../../training/unet-pieces.ts';
+import { loadUnetPieces, runPieces } from '../../training/unet-pieces.ts';
+import type { PackReader } from '../../model/pack-reader.ts';
 import type { CrossAttentionLayer, PackManifest } from '../../model/manifest.ts';
 import type { SchedulerConfig } from '../../pipeline/schedulers/scheduler-config.ts';
 import { projectKv, type KvDeltas } from '../../pipeline/unet/kv-projection.ts';
@@ -39,7 +40,7 @@ import { TrainingLatents, type FrozenDenoiser } from './training-latents.ts';
 /** What the loop needs of a loaded pack (the engine's LoadedModel provides it). */
 export interface FineTuneModel {
   readonly manifest: Pick<PackManifest, 'dims' | 'pieces'>;
-  readonly read: PackFileReader;
+  readonly read: PackReader['bytes'];
   /** The original attn2 to_k / to_v weights on the GPU, in layer order. */
   readonly weights: Pick<CrossAttentionWeights, 'layers' | 'toK' | 'toV'>;
   readonly schedulerConfig: SchedulerConfig;

@@ -3,7 +3,7 @@ import type { GpuTensor } from '../../gpu/tensor.ts';
 import { readSafetensors, tensorToFloat32 } from '../../formats/safetensors/index.ts';
 import type { CrossAttentionLayer } from '../../model/manifest.ts';
 import { FormatError } from '../../util/errors.ts';
-import type { PackReader } from '../pack-reader.ts';
+import type { PackReader } from '../../model/pack-reader.ts';
 
 /** Every attn2 to_k / to_v weight of the pack, [out, in] as torch stores it, on the GPU. */
 export interface CrossAttentionWeights {

@@ -3,7 +3,8 @@ import type { TensorSpec, UnetPiece } from '../../model/manifest.ts';
 import { ShapeError } from '../../util/errors.ts';
 import { toHalf } from '../../util/half.ts';
 import { readFloat32, type InferenceSession, type OnnxRunner, type Tensor } from '../onnx/runner.ts';
-import { sessionSpecOf, type PackReader } from '../pack-reader.ts';
+import type { PackReader } from '../../model/pack-reader.ts';
+import { sessionSpecOf } from '../session-spec.ts';
 import type { ProjectedKv } from './kv-projection.ts';
 
 const FINAL_OUTPUT = 'out_sample';

@@ -1,11 +1,6 @@
-import type { OnnxModelEntry, PackManifest } from '../model/manifest.ts';
+import type { OnnxModelEntry } from '../model/manifest.ts';
+import type { PackReader } from '../model/pack-reader.ts';
 import type { SessionSpec } from './onnx/runner.ts';
-
-/** What the pipeline needs of a loaded pack (PackFiles from the loader satisfies it). */
-export interface PackReader {
-  readonly manifest: PackManifest;
-  bytes(path: string): Promise<Uint8Array>;
-}
 
 /** Reads a graph and its external data files; locations are relative to the graph's folder. */
 export async function sessionSpecOf(pack: PackReader, entry: OnnxModelEntry, gpuOutputs: string[] = [], fixed: Record<`${string}:${number}`, number> = {}): Promise<SessionSpec> {
