@@ -48,7 +48,11 @@ SEEDS = {'data': 1, 'vae': 2, 'unet': 3, 'judge': 4, 'judge_eval': 5, 'parity': 
 class Run:
     def __init__(self, out, config_name):
         self.out = out
-        self.cfg = CONFIGS[config_name]
+        self.cfg = dict(CONFIGS[config_name])
+        if os.environ.get('LETHE_UNET_STEPS'):
+            # Extends (or shortens) a resumed run: the cosine schedule is a function of step/steps,
+            # so a longer total lifts the learning rate again from where the run stopped.
+            self.cfg['unet_steps'] = int(os.environ['LETHE_UNET_STEPS'])
         self.config_name = config_name
         self.world = World(out)
         self.tokenizer = ClipBpe(os.path.join(out, 'diffusers', 'tokenizer'))
