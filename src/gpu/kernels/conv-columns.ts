@@ -4,6 +4,7 @@ import type { GpuTensor } from '../tensor.ts';
 import { Uniforms } from '../uniforms.ts';
 import { ShapeError } from '../../util/errors.ts';
 import { floatDtype } from './checks.ts';
+import { convOutputLength } from './conv-output.ts';
 import { flatGrid } from './grid.ts';
 import wgsl from './im2col.wgsl?raw';
 
@@ -23,8 +24,10 @@ export interface Conv2dGeometry {
 }
 
 export function convOutputSize(g: Conv2dGeometry): [number, number] {
-  const out = (size: number, k: number, s: number, d: number, before: number, after: number): number => Math.floor((size + before + after - d * (k - 1) - 1) / s) + 1;
-  return [out(g.height, g.kernel[0], g.strides[0], g.dilations[0], g.pads[0], g.pads[2]), out(g.width, g.kernel[1], g.strides[1], g.dilations[1], g.pads[1], g.pads[3])];
+  return [
+    convOutputLength(g.height, g.kernel[0], g.strides[0], g.dilations[0], g.pads[0], g.pads[2]),
+    convOutputLength(g.width, g.kernel[1], g.strides[1], g.dilations[1], g.pads[1], g.pads[3]),
+  ];
 }
 
 function uniforms(g: Conv2dGeometry, count: number): ArrayBuffer {

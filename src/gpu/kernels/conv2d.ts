@@ -6,6 +6,7 @@ import { ShapeError } from '../../util/errors.ts';
 import { binary } from './binary.ts';
 import { floatDtype, outputTensor } from './checks.ts';
 import { im2col } from './conv-columns.ts';
+import { convOutputLength } from './conv-output.ts';
 import { matmul } from './matmul.ts';
 import conv2dWgsl from './conv2d.wgsl?raw';
 
@@ -45,8 +46,8 @@ export function conv2dOutputShape(xShape: readonly number[], wShape: readonly nu
   if (inChannels % groups !== 0 || outChannels % groups !== 0 || inPerGroup * groups !== inChannels) {
     throw new ShapeError(`conv2d: input [${xShape}] and weight [${wShape}] do not fit ${groups} group(s)`);
   }
-  const outHeight = Math.floor((height + top + bottom - dh * (kernelHeight - 1) - 1) / sh) + 1;
-  const outWidth = Math.floor((width + left + right - dw * (kernelWidth - 1) - 1) / sw) + 1;
+  const outHeight = convOutputLength(height, kernelHeight, sh, dh, top, bottom);
+  const outWidth = convOutputLength(width, kernelWidth, sw, dw, left, right);
   if (outHeight < 1 || outWidth < 1) throw new ShapeError(`conv2d: a ${kernelHeight}x${kernelWidth} kernel does not fit input [${xShape}] with pads [${options.pads ?? [0, 0, 0, 0]}]`);
   return [batch, outChannels, outHeight, outWidth];
 }

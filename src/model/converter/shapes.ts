@@ -8,6 +8,7 @@
  * Anything it cannot tell is `undefined`; callers decide what that means.
  */
 import { dataTypeInfo } from '../../formats/onnx/data-types.ts';
+import { convOutputLength } from '../../gpu/kernels/conv-output.ts';
 import { topologicalOrder } from '../../formats/onnx/graph.ts';
 import { tensorToArray } from '../../formats/onnx/tensor.ts';
 import { AttributeType, TensorDataType, type GraphProto, type NodeProto, type TensorProto } from '../../formats/onnx/types.ts';
@@ -284,7 +285,7 @@ export class ShapeInference {
         for (let i = 0; i < spatial; i++) {
           const d = x[i + 2];
           const extra = pads[i] + pads[i + spatial] - dilations[i] * (kernel[i] - 1) - 1;
-          if (isNumber(d)) out.push(num(Math.floor((d.coef + extra) / strides[i]) + 1));
+          if (isNumber(d)) out.push(num(convOutputLength(d.coef, kernel[i], strides[i], dilations[i], pads[i], pads[i + spatial])));
           // floor((n + extra) / s) + 1 == n / s exactly when -s <= extra < 0 and s divides n (SD sizes are multiples of 8).
           else if (d !== undefined && extra < 0 && extra >= -strides[i]) out.push(divDim(d, num(strides[i])));
           else out.push(undefined);
