@@ -7,7 +7,8 @@ import type { GpuContext } from '../src/gpu/context.ts';
 import { loadUnetPieces, runPieces } from '../src/training/unet-pieces.ts';
 import { conv2d } from '../src/gpu/kernels/conv2d.ts';
 import type { GpuTensor } from '../src/gpu/tensor.ts';
-import { convertExport, memorySource, MemorySink } from '../src/model/converter/index.ts';
+import { convertExport, MemorySink } from '../src/model/converter/index.ts';
+import { MemoryPackSource } from '../src/model/memory-source.ts';
 import { forgeInMemory } from '../src/model/forge/forge.ts';
 import { SeededRandom } from '../src/util/random.ts';
 import { timePerRun } from './timing.ts';
@@ -33,7 +34,7 @@ export interface ExecutorBenchOptions {
 export async function benchExecutorForward(ctx: GpuContext, log: (line: string) => void = () => {}, options: ExecutorBenchOptions = {}): Promise<ExecutorBenchResult> {
   const { files } = await forgeInMemory({ preset: 'tiny-sd15', seed: 11, dtype: 'fp32' });
   const sink = new MemorySink();
-  const manifest = await convertExport(memorySource(files), sink, { plan: 'default' });
+  const manifest = await convertExport(new MemoryPackSource(files), sink, { plan: 'default' });
   const loadStart = performance.now();
   const graphs = await loadUnetPieces(ctx, manifest, async (path) => sink.files.get(path)!, { batch: 2, latentHeight: 16, latentWidth: 8 });
   const loadMs = performance.now() - loadStart;

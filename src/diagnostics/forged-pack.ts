@@ -1,5 +1,6 @@
 import type { ForgedDemoPreset } from '../model/pack-spec.ts';
-import { convertExport, memorySource, MemorySink } from '../model/converter/index.ts';
+import { convertExport, MemorySink } from '../model/converter/index.ts';
+import { MemoryPackSource } from '../model/memory-source.ts';
 import { forgeInMemory } from '../model/forge/forge.ts';
 import { MANIFEST_FILE, parseManifest } from '../model/manifest.ts';
 import type { PackReader } from '../model/pack-reader.ts';
@@ -15,7 +16,7 @@ export interface ForgedPack {
 export async function forgedPack(preset: ForgedDemoPreset, dtype: 'fp32' | 'fp16' = 'fp32', seed = 0): Promise<ForgedPack> {
   const { files } = await forgeInMemory({ preset, seed, dtype });
   const sink = new MemorySink();
-  await convertExport(memorySource(files), sink);
+  await convertExport(new MemoryPackSource(files), sink);
   const manifest = parseManifest(new TextDecoder().decode(sink.files.get(MANIFEST_FILE)), MANIFEST_FILE);
   return {
     exportFiles: files,

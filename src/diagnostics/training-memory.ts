@@ -8,7 +8,8 @@ import type { GpuContext } from '../gpu/context.ts';
 import { TrainingChain } from '../training/training-chain.ts';
 import { loadUnetPieces } from '../training/unet-pieces.ts';
 import type { GpuTensor } from '../gpu/tensor.ts';
-import { convertExport, memorySource, MemorySink } from '../model/converter/index.ts';
+import { convertExport, MemorySink } from '../model/converter/index.ts';
+import { MemoryPackSource } from '../model/memory-source.ts';
 import { forgeInMemory } from '../model/forge/forge.ts';
 import { SeededRandom } from '../util/random.ts';
 
@@ -39,7 +40,7 @@ export async function measureTrainingMemory(ctx: GpuContext, options: TrainingMe
   const batch = options.batch ?? 1;
   const { files } = await forgeInMemory({ preset: 'tiny-sd15', seed: 11, dtype: 'fp32' });
   const sink = new MemorySink();
-  const manifest = await convertExport(memorySource(files), sink, { plan: 'default' });
+  const manifest = await convertExport(new MemoryPackSource(files), sink, { plan: 'default' });
   await ctx.sync();
   const beforeLoad = ctx.pool.snapshot().inUseBytes;
   const graphs = await loadUnetPieces(ctx, manifest, async (path) => sink.files.get(path)!, { batch, latentHeight: 16, latentWidth: 8 }, { fuseAttention: options.fuseAttention });

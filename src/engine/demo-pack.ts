@@ -1,5 +1,5 @@
 import type { DemoPreset, ForgedDemoPreset } from '../model/pack-spec.ts';
-import { convertExport, memorySource, MemorySink } from '../model/converter/index.ts';
+import { convertExport, MemorySink } from '../model/converter/index.ts';
 import { forgeInMemory } from '../model/forge/forge.ts';
 import { MemoryPackSource } from '../model/memory-source.ts';
 import type { PackSource } from '../model/sources/pack-source.ts';
@@ -30,7 +30,7 @@ export function demoPackSource(preset: DemoPreset, shipped?: () => PackSource): 
     source = (async () => {
       const { files } = await forgeInMemory({ preset, seed: DEMO_SEED });
       const sink = new MemorySink();
-      await convertExport(memorySource(files), sink);
+      await convertExport(new MemoryPackSource(files), sink);
       return new MemoryPackSource(sink.files, { id: `demo:${preset}`, name: `built-in demo (${preset})` });
     })();
     source.catch(() => built.delete(preset));

@@ -1,4 +1,5 @@
 import { FileNotFoundError } from './sources/errors.ts';
+import { noSuchExportFile, type ExportSource } from './sources/export-source.ts';
 import type { OpenedFile, OpenOptions, PackSource } from './sources/pack-source.ts';
 import { assertPackPath } from './pack-path.ts';
 
@@ -13,12 +14,18 @@ export interface MemoryPackSourceOptions {
 }
 
 /**
- * A pack held in memory as pack path -> bytes: the built-in demo pack (forged and converted in the
- * worker) and tests. Behaves like the other sources: paths are checked, a missing file rejects
- * with FileNotFoundError, `offset` resumes. Every chunk handed out is a copy, so a consumer that
- * writes into a chunk cannot change the pack.
+ * Files held in memory as path -> bytes, read two ways:
+ * - as a PackSource (`open`, `list`): the built-in demo pack (forged and converted in the worker),
+ *   a pack built from a diffusers repo, and tests. Behaves like the other sources: paths are
+ *   checked, a missing file rejects with FileNotFoundError, `offset` resumes. Every chunk handed
+ *   out is a copy, so a consumer that writes into a chunk cannot change the pack (the loader
+ *   hands these bytes on).
+ * - as an ExportSource (`read`, `size`, `readRange`): a forged export for the converter. Reads are
+ *   views into the held bytes, never copies (the converter only reads them), with no size limit;
+ *   a missing file is a FormatError ("no such file in the export").
+ * Every path is checked as a pack path when the source is made.
  */
-export class MemoryPackSource implements PackSource {
+export class MemoryPackSource implements PackSource, ExportSource {
   readonly id: string;
   readonly description: string;
   private readonly files: ReadonlyMap<string, Uint8Array>;
@@ -48,6 +55,24 @@ export class MemoryPackSource implements PackSource {
 
   async list(): Promise<string[]> {
     return [...this.files.keys()].sort();
+  }
+
+  async read(path: string): Promise<Uint8Array> {
+    return this.held(path);
+  }
+
+  async size(path: string): Promise<number | undefined> {
+    return this.files.get(path)?.byteLength;
+  }
+
+  async readRange(path: string, offset: number, length: number): Promise<Uint8Array> {
+    return this.held(path).subarray(offset, offset + length);
+  }
+
+  private held(path: string): Uint8Array {
+    const data = this.files.get(path);
+    if (data === undefined) throw noSuchExportFile(path);
+    return data;
   }
 }
 

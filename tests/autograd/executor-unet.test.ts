@@ -5,7 +5,8 @@ import { externalDataFromBytes, inlineExternalData } from '../../src/formats/onn
 import type { ModelProto } from '../../src/formats/onnx/types.ts';
 import { loadPieceGraph, type PieceGraph } from '../../src/autograd/executor.ts';
 import type { GpuTensor } from '../../src/gpu/tensor.ts';
-import { convertExport, memorySource, MemorySink } from '../../src/model/converter/index.ts';
+import { convertExport, MemorySink } from '../../src/model/converter/index.ts';
+import { MemoryPackSource } from '../../src/model/memory-source.ts';
 import { forgeInMemory } from '../../src/model/forge/forge.ts';
 import type { PackManifest } from '../../src/model/manifest.ts';
 import { SeededRandom } from '../../src/util/random.ts';
@@ -33,7 +34,7 @@ function forgedPieces(preset: 'tiny-sd15' | 'tiny-sd21'): Promise<{ manifest: Pa
 async function forgeAndConvert(preset: 'tiny-sd15' | 'tiny-sd21'): Promise<{ manifest: PackManifest; pieces: Piece[] }> {
   const { files } = await forgeInMemory({ preset, seed: 11, dtype: 'fp32' });
   const sink = new MemorySink();
-  const manifest = await convertExport(memorySource(files), sink, { plan: 'default' });
+  const manifest = await convertExport(new MemoryPackSource(files), sink, { plan: 'default' });
   const bindings = { batch_size: 2, num_channels: 4, height: 16, width: 8, steps: 2 };
   const pieces: Piece[] = [];
   for (const piece of manifest.pieces) {

@@ -1,7 +1,8 @@
 import { beforeAll, describe, expect, test } from 'vitest';
 import { decodeModel, encodeModel } from '../../src/formats/onnx/codec.ts';
 import type { ModelProto } from '../../src/formats/onnx/types.ts';
-import { convertExport, FAMILY_RULE, memorySource, MemorySink } from '../../src/model/converter/index.ts';
+import { convertExport, FAMILY_RULE, MemorySink } from '../../src/model/converter/index.ts';
+import { MemoryPackSource } from '../../src/model/memory-source.ts';
 import { forgeInMemory } from '../../src/model/forge/forge.ts';
 import { FormatError, InputError } from '../../src/util/errors.ts';
 
@@ -19,7 +20,7 @@ function editModel(files: Map<string, Uint8Array>, path: string, edit: (model: M
 async function refusal(files: Map<string, Uint8Array>): Promise<{ error: unknown; written: number }> {
   const sink = new MemorySink();
   try {
-    await convertExport(memorySource(files), sink);
+    await convertExport(new MemoryPackSource(files), sink);
   } catch (error) {
     return { error, written: sink.files.size };
   }
@@ -111,6 +112,6 @@ describe('convertExport refuses exports it does not understand', () => {
   });
 
   test('an unknown piece plan is an InputError', async () => {
-    await expect(convertExport(memorySource(original), new MemorySink(), { plan: 'halves' as never })).rejects.toThrow(InputError);
+    await expect(convertExport(new MemoryPackSource(original), new MemorySink(), { plan: 'halves' as never })).rejects.toThrow(InputError);
   });
 });

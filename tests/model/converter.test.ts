@@ -6,7 +6,8 @@ import { decodeModel } from '../../src/formats/onnx/codec.ts';
 import { consumers } from '../../src/formats/onnx/graph.ts';
 import { readSafetensors } from '../../src/formats/safetensors/index.ts';
 import { runConvertCli } from '../../src/cli/convert-folder.ts';
-import { convertExport, memorySource, MemorySink, type ConvertProgress, type PiecePlan } from '../../src/model/converter/index.ts';
+import { convertExport, MemorySink, type ConvertProgress, type PiecePlan } from '../../src/model/converter/index.ts';
+import { MemoryPackSource } from '../../src/model/memory-source.ts';
 import { forge } from '../../src/model/forge/forge-to-directory.ts';
 import { forgeInMemory, type ForgeSummary } from '../../src/model/forge/forge.ts';
 import { MANIFEST_FILE, parseManifest, type PackManifest } from '../../src/model/manifest.ts';
@@ -64,7 +65,7 @@ describe.each(cases)('%s %s, plan %s', (preset, dtype, plan) => {
   beforeAll(async () => {
     source = await forgedExport(preset, dtype);
     sink = new MemorySink();
-    manifest = await convertExport(memorySource(source.files), sink, { plan, onProgress: (p) => progress.push(p) });
+    manifest = await convertExport(new MemoryPackSource(source.files), sink, { plan, onProgress: (p) => progress.push(p) });
   });
 
   test('the pack predicts the same noise as the unsplit export', async () => {
@@ -160,7 +161,7 @@ describe('Node directories', () => {
       await forge({ preset: 'tiny-sd21', seed: 11, outDir: exportTree.dir });
       const manifest = await runConvertCli(exportTree.dir, packTree.dir);
       const memory = new MemorySink();
-      await convertExport(memorySource((await forgedExport('tiny-sd21', 'fp32')).files), memory);
+      await convertExport(new MemoryPackSource((await forgedExport('tiny-sd21', 'fp32')).files), memory);
       const onDisk = new Map<string, Uint8Array>();
       const walk = async (dir: string): Promise<void> => {
         for (const entry of await readdir(dir)) {

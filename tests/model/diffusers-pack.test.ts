@@ -2,7 +2,8 @@ import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { afterAll, describe, expect, test } from 'vitest';
 import { readSafetensors, tensorToFloat32, writeSafetensors, type SafetensorsWriteTensor } from '../../src/formats/safetensors/index.ts';
-import { convertExport, memorySource, MemorySink } from '../../src/model/converter/index.ts';
+import { convertExport, MemorySink } from '../../src/model/converter/index.ts';
+import { MemoryPackSource } from '../../src/model/memory-source.ts';
 import { buildPackFromDiffusers, type DiffusersPackOptions } from '../../src/model/diffusers/build-pack.ts';
 import { parsePackArgs, runPackCli } from '../../src/cli/commands/pack.ts';
 import { forge } from '../../src/model/forge/forge-to-directory.ts';
@@ -27,7 +28,7 @@ interface BuiltPack {
 
 async function packFrom(files: ReadonlyMap<string, Uint8Array>, diffusers: boolean, options: DiffusersPackOptions = {}): Promise<BuiltPack> {
   const sink = new MemorySink();
-  const manifest = diffusers ? await buildPackFromDiffusers(memorySource(files), sink, options) : await convertExport(memorySource(files), sink);
+  const manifest = diffusers ? await buildPackFromDiffusers(new MemoryPackSource(files), sink, options) : await convertExport(new MemoryPackSource(files), sink);
   const tree = await writeTree(sink.files);
   cleanups.push(tree.remove);
   return { files: sink.files, manifest, dir: tree.dir };
@@ -104,7 +105,7 @@ describe('weights that do not fit the config', () => {
   const withUnet = async (edit: (tensors: Map<string, SafetensorsWriteTensor>) => void) => {
     const files = new Map((await forged).files);
     files.set(UNET_WEIGHTS, rewriteSafetensors(files.get(UNET_WEIGHTS)!, edit));
-    return buildPackFromDiffusers(memorySource(files), new MemorySink());
+    return buildPackFromDiffusers(new MemoryPackSource(files), new MemorySink());
   };
   const missing = 'down_blocks.1.attentions.0.transformer_blocks.0.attn2.to_k.weight';
 
@@ -138,15 +139,15 @@ describe('weights that do not fit the config', () => {
     const files = new Map((await forged).files);
     const config = JSON.parse(new TextDecoder().decode(files.get('unet/config.json')));
     files.set('unet/config.json', new TextEncoder().encode(JSON.stringify({ ...config, transformer_layers_per_block: 2 })));
-    await expect(buildPackFromDiffusers(memorySource(files), new MemorySink())).rejects.toThrow(/unet\/config\.json: transformer_layers_per_block/);
+    await expect(buildPackFromDiffusers(new MemoryPackSource(files), new MemorySink())).rejects.toThrow(/unet\/config\.json: transformer_layers_per_block/);
   });
 });
 
 describe('weight files and dtypes', () => {
   test('the .fp16 variant is preferred (fp16 pack), the main file on request (fp32 pack)', async () => {
     const { files } = await forgeInMemory({ preset: 'tiny-sd15', seed: SEED, layout: 'diffusers', fp16Variant: true });
-    const auto = await buildPackFromDiffusers(memorySource(files), new MemorySink());
-    const main = await buildPackFromDiffusers(memorySource(files), new MemorySink(), { variant: 'main' });
+    const auto = await buildPackFromDiffusers(new MemoryPackSource(files), new MemorySink());
+    const main = await buildPackFromDiffusers(new MemoryPackSource(files), new MemorySink(), { variant: 'main' });
     expect(auto.dtype).toBe('fp16');
     expect(main.dtype).toBe('fp32');
   });
@@ -170,8 +171,8 @@ describe('weight files and dtypes', () => {
     }
     const a = new MemorySink();
     const b = new MemorySink();
-    await buildPackFromDiffusers(memorySource(bf16), a, { dtype: 'fp32' });
-    await buildPackFromDiffusers(memorySource(rounded), b);
+    await buildPackFromDiffusers(new MemoryPackSource(bf16), a, { dtype: 'fp32' });
+    await buildPackFromDiffusers(new MemoryPackSource(rounded), b);
     expect([...a.files.keys()].sort()).toEqual([...b.files.keys()].sort());
     for (const [path, bytes] of b.files) expect(Buffer.compare(Buffer.from(a.files.get(path)!), Buffer.from(bytes)), path).toBe(0);
   });

@@ -73,6 +73,18 @@ describe('MemoryPackSource', () => {
     expect(new MemoryPackSource([]).id).toBe('memory:pack');
   });
 
+  test('read as an ExportSource: views into the held bytes, sizes, and the export\'s missing-file error', async () => {
+    const pack = source();
+    expect(await pack.read('unet/down.onnx.data')).toBe(data);
+    const range = await pack.readRange('unet/down.onnx.data', 262_144, 1000);
+    expect(range.buffer).toBe(data.buffer);
+    expect(range).toEqual(data.subarray(262_144, 263_144));
+    expect(await pack.size('unet/down.onnx.data')).toBe(data.length);
+    expect(await pack.size('unet/up.onnx')).toBeUndefined();
+    expect((await rejection(pack.read('unet/up.onnx'))).message).toMatch(/unet\/up\.onnx.*no such file in the export/);
+    expect((await rejection(pack.readRange('unet/up.onnx', 0, 1))).message).toMatch(/no such file in the export/);
+  });
+
   test('loadPackFiles loads a whole pack from it, reporting progress inside the big file', async () => {
     const pack = makeTinyPack(3);
     const source = new MemoryPackSource(new Map([...pack.files, ['manifest.json', new TextEncoder().encode(pack.manifestText)]]));

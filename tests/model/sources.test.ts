@@ -1,7 +1,11 @@
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, test } from 'vitest';
 import { FileListSource } from '../../src/model/sources/browser-folder.ts';
 import { FileNotFoundError, SourceError } from '../../src/model/sources/errors.ts';
 import { HubSource } from '../../src/model/sources/hub.ts';
+import { NodeFolderSource } from '../../src/model/sources/node-folder.ts';
 import { readBytes, readText } from '../../src/model/sources/read.ts';
 import { FormatError } from '../../src/util/errors.ts';
 import { SeededRandom } from '../../src/util/random.ts';
@@ -149,5 +153,44 @@ describe('FileListSource (input webkitdirectory)', () => {
     expect(opened.size).toBe(2);
     expect(new TextDecoder().decode(await readAll(opened.stream))).toBe('P');
     await expect(source.open('unet/down.onnx')).rejects.toThrow('file not found: unet/down.onnx (folder models/tiny/unet/down.onnx: not among the picked files)');
+  });
+});
+
+describe('NodeFolderSource', () => {
+  let folder: string;
+  beforeAll(async () => {
+    folder = await mkdtemp(join(tmpdir(), 'lethe-folder-'));
+    await mkdir(join(folder, 'unet'));
+    await writeFile(join(folder, 'unet', 'model.onnx_data'), data);
+    await writeFile(join(folder, 'odd name.txt'), 'x');
+  });
+  afterAll(async () => {
+    await rm(folder, { recursive: true, force: true });
+  });
+
+  test('as a PackSource: streams by pack path, FileNotFoundError for a missing file, RangeError for a bad path', async () => {
+    const source = new NodeFolderSource(folder);
+    const opened = await source.open('unet/model.onnx_data', { offset: 10 });
+    expect(opened.size).toBe(data.length);
+    expect(await readAll(opened.stream)).toEqual(data.subarray(10));
+    expect(await rejection(source.open('unet/model.onnx'))).toBeInstanceOf(FileNotFoundError);
+    expect((await rejection(source.open('odd name.txt'))).name).toBe('RangeError');
+    expect(await source.list()).toEqual(['odd name.txt', 'unet/model.onnx_data']);
+  });
+
+  test('as an ExportSource: whole reads, byte ranges, sizes; any plain relative path', async () => {
+    const source = new NodeFolderSource(folder);
+    expect(await source.read('unet/model.onnx_data')).toEqual(data);
+    expect(await source.readRange('unet/model.onnx_data', 1000, 5000)).toEqual(data.subarray(1000, 6000));
+    expect(await source.readRange('unet/model.onnx_data', data.length - 10, 100)).toEqual(data.subarray(data.length - 10));
+    expect(await source.size('unet/model.onnx_data')).toBe(data.length);
+    expect(await source.size('odd name.txt')).toBe(1);
+    expect(await source.size('unet')).toBeUndefined();
+    expect(await source.size('unet/model.onnx')).toBeUndefined();
+    expect(await source.size('../etc/passwd')).toBeUndefined();
+    const outside = await rejection(source.read('../etc/passwd'));
+    expect(outside).toBeInstanceOf(FormatError);
+    expect(outside.message).toMatch(/not a plain relative path/);
+    expect((await rejection(source.readRange('unet\\model.onnx_data', 0, 1))).message).toMatch(/not a plain relative path/);
   });
 });

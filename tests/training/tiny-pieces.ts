@@ -5,7 +5,8 @@ import type { ModelProto } from '../../src/formats/onnx/types.ts';
 import { dimBindings, pieceInputShapes, type UnetShape } from '../../src/training/unet-pieces.ts';
 import type { PackReader } from '../../src/model/pack-reader.ts';
 import type { PackManifest } from '../../src/model/manifest.ts';
-import { convertExport, memorySource, MemorySink } from '../../src/model/converter/index.ts';
+import { convertExport, MemorySink } from '../../src/model/converter/index.ts';
+import { MemoryPackSource } from '../../src/model/memory-source.ts';
 import { forgeInMemory } from '../../src/model/forge/forge.ts';
 
 export interface TinyPack {
@@ -22,7 +23,7 @@ export function tinyPack(preset: TinyPreset = 'tiny-sd15'): Promise<TinyPack> {
   pack = (async () => {
     const { files } = await forgeInMemory({ preset, seed: 11, dtype: 'fp32' });
     const sink = new MemorySink();
-    const manifest = await convertExport(memorySource(files), sink, { plan: 'default' });
+    const manifest = await convertExport(new MemoryPackSource(files), sink, { plan: 'default' });
     const read: PackReader['bytes'] = async (path) => {
       const bytes = sink.files.get(path);
       if (!bytes) throw new Error(`tiny pack: no file ${path}`);

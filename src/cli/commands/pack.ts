@@ -7,7 +7,8 @@ import { UsageError, type CliCommand } from '../command.ts';
 import { choiceFlag, parseFlags, requireFlag } from '../flags.ts';
 import { fileProgressPrinter } from '../file-progress.ts';
 import { withOutputFolder } from '../output-file.ts';
-import { nodeDirectorySink, nodeDirectorySource } from '../../model/converter/node-files.ts';
+import { nodeDirectorySink } from '../../model/converter/node-files.ts';
+import { NodeFolderSource } from '../../model/sources/node-folder.ts';
 import { PIECE_PLANS, type PiecePlan } from '../../model/converter/pieces.ts';
 import { HubSource } from '../../model/sources/hub.ts';
 import { buildPackFromDiffusers } from '../../model/diffusers/build-pack.ts';
@@ -74,7 +75,7 @@ async function isDirectory(path: string): Promise<boolean> {
 export async function runPackCli(args: string[]): Promise<number> {
   const { from, out, plan, dtype, variant, revision, token } = readPackFlags(args);
   let source;
-  if (await isDirectory(from)) source = nodeDirectorySource(from);
+  if (await isDirectory(from)) source = new NodeFolderSource(from);
   else if (/^[A-Za-z0-9][A-Za-z0-9._-]*\/[A-Za-z0-9][A-Za-z0-9._-]*$/.test(from))
     source = packSourceReader(new HubSource({ repo: from, revision, token: token ?? process.env.HF_TOKEN }));
   else throw new UsageError(`--from "${from}" is neither a directory nor a hub repo id (owner/name)`);

@@ -41,7 +41,8 @@ import {
 } from '../manifest.ts';
 import { findCrossAttention, headsOf, projectionWeightBytes, type FoundLayer } from './cross-attention.ts';
 import { DEFAULT_SAMPLE_SIZE, detectFamily } from './family.ts';
-import { readRequired, type ExportSource, type PackSink } from './files.ts';
+import { readRequired, type PackSink } from './files.ts';
+import type { ExportSource } from '../sources/export-source.ts';
 import { HashingSink } from './hashing-sink.ts';
 import { planPieceData } from './piece-data.ts';
 import { PIECE_PLANS, splitUnet, type PiecePlan } from './pieces.ts';

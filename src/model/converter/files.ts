@@ -1,21 +1,13 @@
 /**
  * What the converter reads and writes, as two small interfaces so that the same code runs on a
  * directory in Node, on files the user dropped in a browser, and on a Map in tests:
- * - ExportSource: the diffusers/optimum export, read whole (small files) or by byte range (the
- *   multi-GB unet/model.onnx_data, never held whole);
+ * - ExportSource (sources/export-source.ts): the diffusers/optimum export, read whole (small
+ *   files) or by byte range (the multi-GB unet/model.onnx_data, never held whole);
  * - PackSink: where the pack goes, each file written once, whole or as a sequence of chunks.
  * Paths are relative, '/'-separated (`unet/model.onnx`).
  */
 import { FormatError } from '../../util/errors.ts';
-
-export interface ExportSource {
-  /** The whole file. Throws (any error) when it does not exist. */
-  read(path: string): Promise<Uint8Array>;
-  /** Size in bytes, or undefined when the file does not exist. */
-  size(path: string): Promise<number | undefined>;
-  /** `length` bytes from `offset`; without it the converter reads the whole file once. */
-  readRange?(path: string, offset: number, length: number): Promise<Uint8Array>;
-}
+import type { ExportSource } from '../sources/export-source.ts';
 
 /** Chunks are consumed in order; an async iterable lets a writer stream data it reads lazily. */
 export type FileContent = Uint8Array | Iterable<Uint8Array> | AsyncIterable<Uint8Array>;
@@ -37,20 +29,6 @@ export async function* contentChunks(content: FileContent): AsyncGenerator<Uint8
   }
   if (Symbol.asyncIterator in content) for await (const chunk of content) yield chunk;
   else for (const chunk of content) yield chunk;
-}
-
-/** An export held in memory (tests, forgeInMemory output, a browser's dropped files read up front). */
-export function memorySource(files: ReadonlyMap<string, Uint8Array>): ExportSource {
-  const get = (path: string): Uint8Array => {
-    const bytes = files.get(path);
-    if (bytes === undefined) throw new FormatError(path, '(file)', 'no such file in the export');
-    return bytes;
-  };
-  return {
-    read: async (path) => get(path),
-    size: async (path) => files.get(path)?.byteLength,
-    readRange: async (path, offset, length) => get(path).subarray(offset, offset + length),
-  };
 }
 
 /** A sink collecting the pack into a Map (each file concatenated from its chunks). */

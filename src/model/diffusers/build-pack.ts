@@ -12,7 +12,8 @@
  */
 import { FormatError, InputError } from '../../util/errors.ts';
 import { convertExport, type ConvertProgress } from '../converter/convert.ts';
-import type { ExportSource, PackSink } from '../converter/files.ts';
+import type { PackSink } from '../converter/files.ts';
+import type { ExportSource } from '../sources/export-source.ts';
 import type { PiecePlan } from '../converter/pieces.ts';
 import { buildClipText } from '../builders/clip-text.ts';
 import type { GraphBuilder, WeightSpec } from '../builders/graph-builder.ts';

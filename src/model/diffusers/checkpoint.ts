@@ -9,7 +9,7 @@
  */
 import { readSafetensorsHeader, readSafetensorsPrefix, SAFETENSORS_PREFIX_BYTES, type SafetensorsEntry } from '../../formats/safetensors/index.ts';
 import { FormatError } from '../../util/errors.ts';
-import type { ExportSource } from '../converter/files.ts';
+import type { ExportSource } from '../sources/export-source.ts';
 import { parseJsonObject } from '../../util/json-fields.ts';
 
 export type WeightVariant = 'auto' | 'fp16' | 'main';

@@ -6,7 +6,7 @@
 import { FileNotFoundError } from '../sources/errors.ts';
 import type { PackSource } from '../sources/pack-source.ts';
 import { readBytes } from '../sources/read.ts';
-import type { ExportSource } from '../converter/files.ts';
+import type { ExportSource } from '../sources/export-source.ts';
 
 export function packSourceReader(source: PackSource, signal?: AbortSignal): ExportSource {
   const sizes = new Map<string, Promise<number | undefined>>();

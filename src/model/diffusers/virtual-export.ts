@@ -6,7 +6,7 @@
  * model.onnx_data ever existing, and no tensor is held longer than the read that needs it.
  */
 import { FormatError } from '../../util/errors.ts';
-import type { ExportSource } from '../converter/files.ts';
+import { noSuchExportFile, type ExportSource } from '../sources/export-source.ts';
 
 /** One slice of a lazily assembled file. */
 export interface LazyPart {
@@ -38,7 +38,7 @@ export class VirtualExport implements ExportSource {
     const bytes = this.whole.get(path);
     if (bytes) return bytes;
     const file = this.lazy.get(path);
-    if (!file) throw new FormatError(path, '(file)', 'no such file in the export');
+    if (!file) throw noSuchExportFile(path);
     return this.readRange(path, 0, file.size);
   }
 
@@ -46,7 +46,7 @@ export class VirtualExport implements ExportSource {
     const bytes = this.whole.get(path);
     if (bytes) return bytes.subarray(offset, offset + length);
     const file = this.lazy.get(path);
-    if (!file) throw new FormatError(path, '(file)', 'no such file in the export');
+    if (!file) throw noSuchExportFile(path);
     const end = Math.min(offset + length, file.size);
     const out = new Uint8Array(Math.max(end - offset, 0));
     let index = firstPartEndingAfter(file.parts, offset);
