@@ -10,9 +10,7 @@ const PENDING = [
   'tests/e2e/concept-world.e2e.test.ts',
   'tests/e2e/evaluate.e2e.test.ts',
   'tests/e2e/faults.e2e.test.ts',
-  'tests/e2e/limits.e2e.test.ts',
   'tests/e2e/proposer.e2e.test.ts',
-  'tests/e2e/studio-workbench.e2e.test.ts',
   'tests/e2e/worker-crash.e2e.test.ts',
 ];
 

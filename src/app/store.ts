@@ -33,7 +33,7 @@ export interface ModelState {
 
 export const initialModelState: ModelState = {
   choice: 'demo',
-  demoPreset: 'tiny-sd15',
+  demoPreset: 'concept-world',
   hub: { repo: '', revision: '', endpoint: '', token: '' },
   folder: null,
   load: { state: 'idle' },

@@ -5,7 +5,7 @@ import { createConceptWorldJudge, parseConceptWorldLabels } from '../../src/eval
 import type { Judge } from '../../src/evaluation/judges/judge.ts';
 import { NodeOnnxRunner } from '../../src/pipeline/onnx/node-runner.ts';
 import { launchBrowser } from './support/browser.ts';
-import { currentEditId, generatePair, lastPair, openStudioWithDemoPack, waitForEditedImage } from './support/studio-page.ts';
+import { currentEditId, generatePair, lastPair, openModelChooser, openStudioWithDemoPack, waitForEditedImage } from './support/studio-page.ts';
 
 // The concept-world demo in the studio: "a neon image showing a cat" is drawn in neon (the judge's
 // style head says so); erasing "neon" with the closed form draws the same seed in another style,
@@ -26,6 +26,7 @@ beforeAll(async () => {
   judge = await createConceptWorldJudge(new NodeOnnxRunner(), new Uint8Array(readFileSync('public/concept-world/judge.onnx')), labels, { head: 'style_logits' });
   const summary = page.getByTestId('model-summary');
   const before = await summary.getAttribute('data-pack-id');
+  await openModelChooser(page);
   await page.getByTestId('demo-preset').selectOption('concept-world');
   await page.getByTestId('model-load').click();
   await page.waitForFunction((id) => document.querySelector('[data-testid=model-summary]')?.getAttribute('data-pack-id') !== id, before, { timeout: 300_000, polling: 200 });

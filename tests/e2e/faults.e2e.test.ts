@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, inject, test, vi } from 'vitest'
 import { pixelsEqual } from '../../src/app/image-compare.ts';
 import { main } from '../../src/cli/main.ts';
 import { launchBrowser, watchPage } from './support/browser.ts';
-import { generatePair, lastPair, testingUrl, type PairPixels } from './support/studio-page.ts';
+import { generatePair, lastPair, openModelChooser, testingUrl, type PairPixels } from './support/studio-page.ts';
 
 // What a user can feed the studio, each in a bad form: the message appears where the input was
 // given, once, and the pack, the edit history and the images on show stay as they were.
@@ -139,6 +139,7 @@ describe('bad input in the studio', () => {
   });
 
   test('hub id: not an owner/name id', async () => {
+    await openModelChooser(page);
     await page.getByTestId('model-source-hub').check();
     await page.getByTestId('hub-repo').fill('not a repo id');
     await page.getByTestId('model-load').click();
@@ -173,7 +174,7 @@ describe('a damaged shared link', () => {
   test('says what is wrong once and opens the studio with its pack and no edit', async () => {
     const other = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
     const watched = watchPage(other);
-    await other.goto(`${testingUrl(studioUrl)}#model=demo:tiny-sd15&recipe=%%%not-base64%%%`);
+    await other.goto(`${testingUrl(studioUrl, null)}#model=demo:tiny-sd15&recipe=%%%not-base64%%%`);
     await other.getByTestId('model-summary').waitFor({ timeout: IMAGE_TIMEOUT * 2 });
     const notice = other.getByRole('status');
     await notice.waitFor({ timeout: 30_000 });

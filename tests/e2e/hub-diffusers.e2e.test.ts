@@ -3,7 +3,7 @@ import { afterAll, beforeAll, expect, inject, test } from 'vitest';
 import { forgeInMemory } from '../../src/model/forge/forge.ts';
 import { HubServer } from '../support/hub-server.ts';
 import { launchBrowser } from './support/browser.ts';
-import { generatePair, testingUrl } from './support/studio-page.ts';
+import { generatePair, openModelChooser, testingUrl } from './support/studio-page.ts';
 import { watchPage } from './support/browser.ts';
 
 let browser: Browser;
@@ -27,6 +27,7 @@ test('a hub id of a diffusers repo (local hub mimic) loads with progress and gen
   const summary = page.getByTestId('model-summary');
   await summary.waitFor({ timeout: 120_000 });
   const demoId = await summary.getAttribute('data-pack-id');
+  await openModelChooser(page);
   await page.getByTestId('model-source-hub').check();
   await page.getByTestId('hub-repo').fill('lethe-test/tiny-sd15-diffusers');
   await page.getByTestId('hub-advanced').click();

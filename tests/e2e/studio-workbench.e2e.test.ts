@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, inject, test } from 'vitest';
 import { launchBrowser, watchPage } from './support/browser.ts';
 import { testingUrl } from './support/studio-page.ts';
 
-// A scripted user on the default built-in demo: erase "cat", watch the comparison fill, pin UCE
+// A scripted user on the concept-world demo (the studio's default): erase "cat", watch the comparison fill, pin UCE
 // and RealEra side by side, open the slider view, change the method and see results marked
 // outdated, reload and find the history, open the shared link in a fresh context. Nothing here
 // depends on what the images show: only on which edit made each one.
@@ -68,7 +68,8 @@ describe('the studio as an erasure workbench', () => {
     page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
     ({ errors } = watchPage(page));
     await page.evaluate(() => localStorage.clear()).catch(() => undefined);
-    await openStudio(page, testingUrl(studioUrl));
+    await openStudio(page, testingUrl(studioUrl, null));
+    expect(await page.getByTestId('model-summary').textContent()).toMatch(/concept world/);
     for (const id of ['concept', 'method', 'erase-button', 'comparison']) expect(await inFirstScreen(page, id, 800), `${id} on the first screen`).toBe(true);
     // The cheapest images: one step, no guidance; one seed, one row per kind.
     await page.getByTestId('steps').fill('1');
@@ -161,6 +162,8 @@ describe('the studio as an erasure workbench', () => {
       await fresh.getByTestId('grid-seeds').selectOption('1');
       await fresh.getByTestId('grid-take-prompts').click();
       await waitForGrid(fresh);
+      await fresh.evaluate(() => window.scrollTo(0, 0));
+      for (const id of ['concept', 'method', 'erase-button', 'comparison']) expect(await inFirstScreen(fresh, id, 1000), `${id} on the first screen at 800x1000`).toBe(true);
       await fresh.screenshot({ path: `${shots}/studio-800x1000.png` });
       expect(watched.errors).toEqual([]);
     } finally {

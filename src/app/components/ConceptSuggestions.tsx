@@ -95,10 +95,9 @@ export function ConceptSuggestions({ targetIndex = 0 }: { targetIndex?: number }
 
   return (
     <fieldset className="concept-suggestions" data-testid="suggestions" data-busy={busy} style={{ border: '1px solid #33465c', borderRadius: 5, padding: '0.4rem 0.6rem', display: 'flex', flexDirection: 'column', gap: '0.35rem' }}>
-      <legend>suggest corefs and retains</legend>
       <div className="inline-fields" style={{ display: 'flex', flexWrap: 'wrap', gap: '0.5rem', alignItems: 'end' }}>
-        <label>
-          backend
+        <label title="Proposes concepts to erase with it (corefs) and related ones to keep (retains).">
+          suggest related concepts with
           <select value={backend} onChange={(e) => setBackend(e.target.value as BackendKind)} data-testid="suggest-backend" disabled={busy}>
             <option value="wordnet">WordNet 3.1 (offline)</option>
             <option value="prompt-api" disabled={promptApi === 'unavailable'}>

@@ -1,19 +1,38 @@
+import { useEffect, useState } from 'react';
 import type { DemoPreset } from '../../engine/api.ts';
 import { formatBytes } from '../../gpu/device.ts';
 import { canPickDirectory, loadModelPack, pickModelFolder, takeModelFiles } from '../actions.ts';
 import { loadLine, percent, type FileLoadView, type ModelSourceChoice } from '../model-load.ts';
 import { useStudio } from '../store.ts';
 
-/** Step 1: which model. Compact; the pack's files, numbers and the cache are in Diagnostics. */
+/**
+ * Step 1: which model. Once a model is loaded it is one line, and the source choice folds away
+ * behind "change model", so that the concept, Erase and the comparison share the first screen.
+ * The pack's files, numbers and the cache are in Diagnostics.
+ */
 export function ModelPanel() {
   const loading = useStudio((s) => s.model.load.state === 'loading');
+  const failed = useStudio((s) => s.model.load.state === 'failed');
+  const loadedId = useStudio((s) => s.model.loaded?.id ?? null);
+  const loaded = loadedId !== null;
+  const [changing, setChanging] = useState(false);
+  // A new model in use folds the choice away again.
+  useEffect(() => setChanging(false), [loadedId]);
+  const chooserOpen = !loaded || loading || failed || changing;
   return (
     <section className="panel model-panel step" data-testid="model-panel" aria-busy={loading}>
-      <h2>
-        <span className="step-number">1</span> Model
-      </h2>
-      <LoadedPack />
-      <SourceChoice disabled={loading} />
+      <div className="model-head">
+        <h2>
+          <span className="step-number">1</span> Model
+        </h2>
+        <LoadedPack />
+        {loaded && !loading && !failed && (
+          <button type="button" className="link" onClick={() => setChanging((open) => !open)} aria-expanded={changing} data-testid="model-change">
+            {changing ? 'keep this model' : 'change model'}
+          </button>
+        )}
+      </div>
+      {chooserOpen && <SourceChoice disabled={loading} />}
       <LoadError />
       <LoadProgress />
     </section>

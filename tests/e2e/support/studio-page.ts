@@ -1,6 +1,7 @@
 import type { Browser, Page } from 'playwright-core';
 import { expect } from 'vitest';
 import type { LethePairView } from '../../../src/app/test-hooks.ts';
+import type { DemoPreset } from '../../../src/engine/api.ts';
 import { watchPage } from './browser.ts';
 
 /**
@@ -8,9 +9,15 @@ import { watchPage } from './browser.ts';
  * production build (see src/app/test-hooks.ts), so pixels are compared exactly, not by screenshot.
  */
 
-export function testingUrl(studioUrl: string): string {
+/**
+ * The studio with test hooks on, opening the given built-in demo through the URL as a shared link
+ * would (the tests that compare pixels with Node need the tiny SD 1.5-shaped pack, not the
+ * concept world a user gets by default); null leaves the choice to the studio.
+ */
+export function testingUrl(studioUrl: string, demo: DemoPreset | null = 'tiny-sd15'): string {
   const url = new URL(studioUrl);
   url.searchParams.set('testing', '1');
+  if (demo !== null) url.hash = `model=${encodeURIComponent(`demo:${demo}`)}`;
   return url.toString();
 }
 
@@ -28,6 +35,12 @@ export async function openStudioWithDemoPack(browser: Browser, studioUrl: string
   await summary.waitFor({ timeout: 180_000 });
   expect(await summary.getAttribute('data-family')).toBe('tiny-sd15');
   return { page, errors };
+}
+
+/** Unfolds the model source choice, which folds away once a model is loaded. */
+export async function openModelChooser(page: Page): Promise<void> {
+  const change = page.getByTestId('model-change');
+  if ((await change.count()) > 0 && (await change.getAttribute('aria-expanded')) !== 'true') await change.click();
 }
 
 export interface PairOptions {
