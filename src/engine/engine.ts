@@ -250,6 +250,7 @@ export class Engine implements EngineApi {
           runner: await this.runner(),
           pack: { id: model.pack.manifestSha256, description: model.pack.summary.description },
           describeEdit: (editId) => describeEdit(editId === undefined || editId === this.edit?.id ? this.edit : (this.keptEdits.get(editId) ?? null)),
+          exclusive: (job) => this.queue.run(job),
           source: {
             // Each image is its own queued generate job, so a cancel stops the one running within a step.
             generate: async ({ prompt, seed, variant, editId }, signal) => {

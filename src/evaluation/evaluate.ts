@@ -1,6 +1,6 @@
 import type { OnnxRunner } from '../pipeline/onnx/runner.ts';
 import { createJudge, createPromptScorer, type ClipScoreRequest, type JudgeRequest } from './judges/create-judge.ts';
-import type { JudgeImage, PromptScorer } from './judges/judge.ts';
+import type { Judge, JudgeImage, PromptScorer } from './judges/judge.ts';
 import { checkClasses, checkErased, type EvaluationProtocol } from './protocol.ts';
 import type { EditReference, EvaluationReport } from './report.ts';
 import { runEvaluation, type EvaluationProgress, type ImageSource, type PlannedRun } from './runner.ts';
@@ -52,6 +52,14 @@ export interface EvaluationHost {
   /** An edit as a report records it: the current one (no id) or a kept one; null when there is none. */
   describeEdit(editId?: string): EditReference | null;
   source: ImageSource;
+  /**
+   * Runs a job alone on the engine's ONNX runtime and device (the engine's job queue). Images are
+   * queued jobs of their own; the judge's session is made, run and released through this too, so
+   * it never runs beside a generation (the studio's comparison grid may be filling meanwhile):
+   * onnxruntime-web takes one call at a time, and a session created during another's run fails
+   * ("memory access out of bounds") or hangs.
+   */
+  exclusive<T>(job: () => Promise<T>): Promise<T>;
 }
 
 /** Checks the request, builds the judge (and scorer), runs the protocol, frees the judge. */
@@ -68,12 +76,14 @@ export async function evaluate(request: EvaluationRequest, host: EvaluationHost,
     if (!edit) throw new InputError(run.editId ? `evaluation: edit ${run.editId.slice(0, 12)} is neither current nor kept` : 'evaluation: there is no edit to evaluate; erase a concept, apply a recipe or import a LoRA first');
     return { variant: 'edited', ...(run.editId ? { editId: run.editId } : {}), edit, label: run.label ?? editLabel(edit) };
   });
-  const judge = await createJudge(request.judge, host.runner, protocol.classes.map((c) => c.name));
+  const { exclusive } = host;
+  const judge = exclusiveJudge(await exclusive(() => createJudge(request.judge, host.runner, protocol.classes.map((c) => c.name))), exclusive);
   let scorer: PromptScorer | undefined;
   const images: EvaluationImage[] = [];
   const side = request.thumbnailSide ?? 128;
   try {
-    scorer = request.clipScore ? await createPromptScorer(request.clipScore) : undefined;
+    const clipScore = request.clipScore;
+    scorer = clipScore ? exclusiveScorer(await exclusive(() => createPromptScorer(clipScore)), exclusive) : undefined;
     const labelIndex = new Map(judge.labels.map((l, i) => [l, i]));
     const report = await runEvaluation({
       protocol,
@@ -97,6 +107,26 @@ export async function evaluate(request: EvaluationRequest, host: EvaluationHost,
     await judge.release();
     await scorer?.release();
   }
+}
+
+type Exclusive = EvaluationHost['exclusive'];
+
+/** The judge with every call through `exclusive`. */
+function exclusiveJudge(judge: Judge, exclusive: Exclusive): Judge {
+  return {
+    descriptor: judge.descriptor,
+    labels: judge.labels,
+    classify: (images) => exclusive(() => judge.classify(images)),
+    release: () => exclusive(() => judge.release()),
+  };
+}
+
+function exclusiveScorer(scorer: PromptScorer, exclusive: Exclusive): PromptScorer {
+  return {
+    model: scorer.model,
+    score: (images, prompts) => exclusive(() => scorer.score(images, prompts)),
+    release: () => exclusive(() => scorer.release()),
+  };
 }
 
 /** A short name for an edit in the table: the recipe's id, or the LoRA file and its strength. */

@@ -17,10 +17,15 @@ export interface PlannedRun {
   edit: EditReference;
 }
 
+/**
+ * Sent once before the first image (done 0: the total is known, nothing made yet) and after each
+ * image is generated.
+ */
 export interface EvaluationProgress {
-  /** Images generated and judged so far, over all runs. */
+  /** Images generated so far, over all runs. */
   done: number;
   total: number;
+  /** The image just made (done 0: the first one to make). */
   run: string;
   prompt: string;
   seed: number;
@@ -69,6 +74,7 @@ export async function runEvaluation(options: EvaluationOptions): Promise<Evaluat
   const total = runs.length * protocol.prompts.length * protocol.seeds.length;
   const started = now();
   let done = 0;
+  if (runs.length > 0 && protocol.prompts.length > 0 && protocol.seeds.length > 0) options.onProgress?.({ done, total, run: runs[0].label, prompt: protocol.prompts[0].text, seed: protocol.seeds[0], elapsedMs: 0, etaMs: null });
   const results: EvaluationRun[] = [];
   for (const [runIndex, run] of runs.entries()) {
     const runStarted = now();

@@ -44,7 +44,7 @@ describe('engine.evaluate on the demo pack with the stand-in judge', () => {
     const result = await engine.evaluate(request('eval-1', [{ kind: 'original' }, { kind: 'edited' }]), (p) => void progress.push(p));
     const { report } = result;
     // 3 prompts (cat, dog, kitty) x 2 seeds x 2 runs.
-    expect(progress.map((p) => p.done)).toEqual(Array.from({ length: 12 }, (_, i) => i + 1));
+    expect(progress.map((p) => p.done)).toEqual(Array.from({ length: 13 }, (_, i) => i));
     expect(progress.at(-1)).toMatchObject({ total: 12, etaMs: 0, jobId: 'eval-1' });
     expect(report.runs.map((r) => r.edit.kind)).toEqual(['original', 'recipe']);
     expect(report.runs[1].edit.kind === 'recipe' && JSON.parse(report.runs[1].edit.recipe).concepts.targets[0].concept).toBe('cat');

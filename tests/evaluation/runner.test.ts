@@ -51,9 +51,11 @@ describe('runEvaluation', () => {
       onProgress: (p) => progress.push(p),
     });
     expect(source.calls).toEqual(['original:cat:5', 'original:cat:6', 'original:dog:5', 'original:dog:6', 'original:kitty:5', 'original:kitty:6', 'edited:cat:5', 'edited:cat:6', 'edited:dog:5', 'edited:dog:6', 'edited:kitty:5', 'edited:kitty:6']);
-    expect(progress.map((p) => p.done)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12]);
+    // First the total, before any image (what the studio shows while the first image is made).
+    expect(progress.map((p) => p.done)).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12]);
+    expect(progress[0]).toEqual({ done: 0, total: 12, run: 'original', prompt: protocol.prompts[0].text, seed: 5, elapsedMs: 0, etaMs: null });
     // The clock ticks 10 per reading: start 10, run start 20, first image 30 → 20 ms per image, 11 to go.
-    expect(progress[0]).toMatchObject({ elapsedMs: 20, etaMs: 220, total: 12 });
+    expect(progress[1]).toMatchObject({ elapsedMs: 20, etaMs: 220, total: 12 });
     expect(progress.at(-1)!.etaMs).toBe(0);
     const [before, after] = report.runs;
     expect(before.metrics.efficacy.probability).toBeCloseTo(0.9, 12);
