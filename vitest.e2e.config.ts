@@ -8,7 +8,6 @@ installNode20Polyfills();
 // Each one leaves the default run only until it has passed here.
 const PENDING = [
   'tests/e2e/concept-world.e2e.test.ts',
-  'tests/e2e/evaluate.e2e.test.ts',
   'tests/e2e/faults.e2e.test.ts',
   'tests/e2e/proposer.e2e.test.ts',
   'tests/e2e/worker-crash.e2e.test.ts',
