@@ -45,6 +45,9 @@ export function describeEngineError(error: unknown, call: EngineCall): EngineErr
         return view('The recipe was made for a different model pack.', 'Load the pack the recipe names (its sha256 is in the file), then open the recipe again.');
       break;
     case 'lora-import':
+      // Before the format check: the file's own name (".safetensors") is in every message.
+      if (name === 'LoraBaseMismatchError' || /made for a different base model/.test(message))
+        return view('The LoRA was made for a different base model.', 'SD 1.x LoRAs have 768-wide text inputs, SD 2.x 1024: load the pack of the model it was trained for.');
       if (name === 'FormatError' || /safetensors|header/i.test(message))
         return view('This file is not a LoRA safetensors file Lethe can read.', 'Open a .safetensors LoRA with diffusers/PEFT or kohya keys; the message below names the key or field that is wrong.');
       if (name === 'ShapeError' || /shape|width|dimension/i.test(message))

@@ -33,10 +33,15 @@ export function randomSeed(random: () => number = Math.random): number {
 }
 
 /** Validates the form; InputError says which field and what is allowed. */
+/** What the field holds, in words: an empty number field is NaN, which no user typed. */
+function got(value: number): string {
+  return Number.isNaN(value) ? '; it is empty' : `, got ${value}`;
+}
+
 export function pairSettingsFor(form: GenerateForm): PairSettings {
-  if (!Number.isInteger(form.seed) || form.seed < 0 || form.seed > MAX_SEED) throw new InputError(`Seed must be a whole number in 0..${MAX_SEED}, got ${form.seed}.`);
-  if (!Number.isInteger(form.steps) || form.steps < 1 || form.steps > MAX_STEPS) throw new InputError(`Steps must be a whole number in 1..${MAX_STEPS}, got ${form.steps}.`);
-  if (!Number.isFinite(form.guidance) || form.guidance < 0 || form.guidance > 50) throw new InputError(`Guidance must be a number in 0..50, got ${form.guidance}.`);
+  if (!Number.isInteger(form.seed) || form.seed < 0 || form.seed > MAX_SEED) throw new InputError(`Seed must be a whole number in 0..${MAX_SEED}${got(form.seed)}.`);
+  if (!Number.isInteger(form.steps) || form.steps < 1 || form.steps > MAX_STEPS) throw new InputError(`Steps must be a whole number in 1..${MAX_STEPS}${got(form.steps)}.`);
+  if (!Number.isFinite(form.guidance) || form.guidance < 0 || form.guidance > 50) throw new InputError(`Guidance must be a number in 0..50${got(form.guidance)}.`);
   if (!(SCHEDULER_KINDS as readonly string[]).includes(form.scheduler)) throw new InputError(`Scheduler must be one of ${SCHEDULER_KINDS.join(', ')}, got ${form.scheduler}.`);
   const settings: PairSettings = { prompt: form.prompt, seed: form.seed, steps: form.steps, guidance: form.guidance, scheduler: form.scheduler };
   if (form.negativePrompt.trim() !== '') settings.negativePrompt = form.negativePrompt;

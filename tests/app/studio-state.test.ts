@@ -45,7 +45,8 @@ describe('generation and LoRA forms', () => {
     expect(pairSettingsFor({ ...form, size: 512, negativePrompt: 'blurry' })).toMatchObject({ width: 512, height: 512, negativePrompt: 'blurry' });
     expect(() => pairSettingsFor({ ...form, seed: -1 })).toThrow(/Seed/);
     expect(() => pairSettingsFor({ ...form, seed: 2 ** 32 })).toThrow(/Seed/);
-    expect(() => pairSettingsFor({ ...form, steps: Number.NaN })).toThrow(/Steps/);
+    expect(() => pairSettingsFor({ ...form, steps: Number.NaN })).toThrow('Steps must be a whole number in 1..200; it is empty.');
+    expect(() => pairSettingsFor({ ...form, steps: 0 })).toThrow('Steps must be a whole number in 1..200, got 0.');
     expect(() => pairSettingsFor({ ...form, size: 100 })).toThrow(/multiple of 8/);
   });
 
@@ -76,6 +77,10 @@ describe('engine error advice', () => {
     expect(describeEngineError(remote('Error', 'no pack loaded'), 'generate').advice).toMatch(/Model panel/);
     expect(describeEngineError(new FormatError('recipe.json', '(root)', 'not JSON: Unexpected token'), 'recipe').title).toMatch(/not a Lethe erasure recipe/);
     expect(describeEngineError(remote('FormatError', 'x.safetensors: header: length 9 exceeds the file'), 'lora-import').advice).toMatch(/safetensors/);
+    // A LoRA for another base model: its file name says ".safetensors", yet it is no format error.
+    const mismatch = describeEngineError(remote('InputError', "sd21-lora.safetensors: lora_unet_down_blocks_0_attentions_0_transformer_blocks_0_attn2_to_k.lora_down.weight: the LoRA's projections take text embeddings 1024 (SD 2.x) wide, tiny-sd15's take 768 (SD 1.x); it was made for a different base model"), 'lora-import');
+    expect(mismatch.title).toBe('The LoRA was made for a different base model.');
+    expect(mismatch.detail).toMatch(/1024 \(SD 2\.x\) wide/);
     // Said once, with the field in words: the advice is the message, there is no raw repeat.
     expect(describeEngineError(remote('InputError', 'concepts: targets[0].weight: expected a finite number > 0'), 'erase')).toEqual({ title: 'The edit could not be computed.', advice: 'The weight of target 1: expected a number above 0', detail: '' });
     expect(describeEngineError('weird', 'measure')).toEqual({ title: 'The edit could not be measured.', detail: 'weird', advice: expect.stringMatching(/Try again/) });

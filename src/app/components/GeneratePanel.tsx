@@ -1,8 +1,8 @@
-import { useRef, type ReactNode } from 'react';
+import { useMemo, useRef, type ReactNode } from 'react';
 import { SCHEDULER_KINDS, type SchedulerKind } from '../../pipeline/schedulers/scheduler.ts';
 import { fileSafe, saveBlob } from '../downloads.ts';
 import { cancelGeneration, generatePair, rollSeed, showPair } from '../generate-actions.ts';
-import { numberField, SIZE_CHOICES, type GenerateForm, type SizeChoice } from '../generate-form.ts';
+import { numberField, pairSettingsFor, SIZE_CHOICES, type GenerateForm, type SizeChoice } from '../generate-form.ts';
 import { compareRgba, describeDifference } from '../image-compare.ts';
 import { percent } from '../model-load.ts';
 import { useStudio } from '../store.ts';
@@ -15,13 +15,16 @@ const SCHEDULER_LABELS: Record<SchedulerKind, string> = { ddim: 'DDIM', euler_a:
 export function GeneratePanel() {
   const ready = useEngineReady();
   const busy = useStudio((s) => pendingJobs(s.generation).length > 0);
-  const formError = useStudio((s) => s.generation.formError);
+  const form = useStudio((s) => s.generation.form);
+  // A field out of range is said while typing, and Generate waits until it is fixed.
+  const invalid = useMemo(() => formProblem(form), [form]);
+  const formError = useStudio((s) => s.generation.formError) ?? invalid;
   return (
     <section className="panel generate-panel" data-testid="generate-panel">
       <h2>Try your own prompt</h2>
       <GenerateFields disabled={!ready} />
       <div className="button-row">
-        <button type="button" onClick={() => void generatePair()} disabled={!ready || busy} data-testid="generate" title="Ctrl+Enter (⌘+Enter)">
+        <button type="button" onClick={() => void generatePair()} disabled={!ready || busy || invalid !== null} data-testid="generate" title="Ctrl+Enter (⌘+Enter)">
           {busy ? 'Generating…' : 'Generate'}
         </button>
         <button type="button" className="secondary" onClick={() => void cancelGeneration()} disabled={!busy} data-testid="cancel">
@@ -39,6 +42,15 @@ export function GeneratePanel() {
       <HistoryStrip />
     </section>
   );
+}
+
+function formProblem(form: GenerateForm): string | null {
+  try {
+    pairSettingsFor(form);
+    return null;
+  } catch (error) {
+    return (error as Error).message;
+  }
 }
 
 function GenerateFields({ disabled }: { disabled: boolean }) {
