@@ -6,10 +6,12 @@
  *
  *   node bin/run-ts.mjs bench/eval-table.node.ts --pack public/concept-world/pack [--classes cat,dog]
  *     [--methods uce,realera] [--seeds 2] [--steps 20] [--templates 7] [--judge public/concept-world/judge.onnx]
- *     [--out bench/results/eval-table]
+ *     [--out bench/results/eval-table] [--readme README.md]
  *
  * Writes one report per class (<out>/<class>.json, replayable with `lethe eval --replay`, which
- * re-runs both edits) and the table (<out>/table.md); prints progress with an ETA.
+ * re-runs both edits) and the table (<out>/table.md); prints progress with an ETA. With --readme,
+ * the table and the command that made it also replace what stands between the file's
+ * `<!-- eval-table:begin -->` and `<!-- eval-table:end -->` lines.
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
@@ -37,12 +39,19 @@ const { values } = parseArgs({
     steps: { type: 'string' },
     templates: { type: 'string' },
     out: { type: 'string' },
+    readme: { type: 'string' },
   },
 });
 if (!values.pack) throw new Error('--pack is required (the concept-world pack: public/concept-world/pack; demo for a smoke run)');
 const worldPath = values.world ?? 'public/concept-world/world.json';
 const judgePath = values.judge ?? 'public/concept-world/judge.onnx';
 const outDir = values.out ?? 'bench/results/eval-table';
+const README_BEGIN = '<!-- eval-table:begin -->';
+const README_END = '<!-- eval-table:end -->';
+// Checked before the run, not after it: a missing marker should not cost the whole run.
+const readmeText = values.readme ? readFileSync(values.readme, 'utf8') : null;
+if (values.readme && readmeText !== null && !(readmeText.includes(`\n${README_BEGIN}\n`) && readmeText.includes(`\n${README_END}\n`) && readmeText.indexOf(README_BEGIN) < readmeText.indexOf(README_END)))
+  throw new Error(`--readme ${values.readme}: expected a line ${README_BEGIN} and, after it, a line ${README_END}`);
 const methods = (values.methods ?? 'uce,realera').split(',') as ErasureMethod[];
 const seeds = seedList(Number(values.seeds ?? 2));
 const steps = Number(values.steps ?? 20);
@@ -118,7 +127,7 @@ const rows = reports[0].runs.map((run, index) => {
 });
 const perClass = reports.map((r) => `| ${r.protocol.erased[0]} | ${r.runs.map((run) => formatAccuracy(run.metrics.harmonic.probability)).join(' | ')} |`);
 const table = [
-  `Erase one class, averaged over ${reports.length} classes (${erasedClasses.join(', ')}); ${templates.length} evaluation templates x ${seeds.length} seeds, ${steps} DDIM steps, guidance 7.5; concept-world judge; mean probability (top-1).`,
+  `Erase one class, averaged over ${reports.length} classes (${erasedClasses.join(', ')}); ${templates.length} evaluation templates x ${seeds.length} seeds (${seeds.join(', ')}), ${steps} DDIM steps, guidance 7.5; pack ${pack.id.slice(0, 12)}; concept-world judge ${judge.descriptor.kind === 'concept-world' ? judge.descriptor.sha256.slice(0, 12) : ''}; mean probability (top-1).`,
   '',
   '| model | Acc_e ↓ | Acc_s ↑ | Acc_g ↓ | H_o ↑ |',
   '| --- | --- | --- | --- | --- |',
@@ -132,5 +141,15 @@ const table = [
 ].join('\n');
 writeFileSync(join(outDir, 'table.md'), `${table}\n`);
 console.log(table);
+if (values.readme) {
+  // Read again: the file may have been edited during the run.
+  const text = readFileSync(values.readme, 'utf8');
+  const begin = text.indexOf(`\n${README_BEGIN}\n`);
+  const end = text.indexOf(`\n${README_END}\n`);
+  if (begin < 0 || end < begin) throw new Error(`--readme ${values.readme}: the markers are gone; the table is in ${join(outDir, 'table.md')}`);
+  const command = ['node bin/run-ts.mjs bench/eval-table.node.ts', ...process.argv.slice(2)].join(' ');
+  writeFileSync(values.readme, `${text.slice(0, begin + README_BEGIN.length + 2)}\n\`${command}\`:\n\n${table}\n\n${text.slice(end + 1)}`);
+  process.stderr.write(`table written into ${values.readme}\n`);
+}
 await judge.release();
 await engine.dispose();
