@@ -8,7 +8,6 @@ installNode20Polyfills();
 // Each one leaves the default run only until it has passed here.
 const PENDING = [
   'tests/e2e/concept-world.e2e.test.ts',
-  'tests/e2e/proposer.e2e.test.ts',
 ];
 
 // End-to-end tests: the built studio (vite preview, COOP/COEP) in headless Debian Chromium.

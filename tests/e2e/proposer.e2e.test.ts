@@ -97,6 +97,8 @@ describe('concept suggestions in the studio', () => {
 
   test('a style: WordNet says it cannot know', async () => {
     await page.getByTestId('suggest-clear').click();
+    // The concept kind is among the erasure settings, folded by default.
+    await page.getByTestId('erasure-settings').evaluate((details) => ((details as HTMLDetailsElement).open = true));
     await page.getByTestId('concept-kind').selectOption('style');
     await page.getByTestId('concept').fill('Van Gogh');
     await suggest();
@@ -138,6 +140,11 @@ describe('concept suggestions in the studio', () => {
     const load = page.getByTestId('model-load');
     if ((await page.getByTestId('model-summary').count()) === 0 && (await load.isEnabled())) await load.click();
     await page.getByTestId('model-summary').waitFor({ timeout: 600_000 });
+    // Every erase starts filling the comparison grid, and its images share the engine's queue with
+    // the next erase: keep them cheap (one step, one seed).
+    await page.getByTestId('steps').fill('1');
+    await page.getByTestId('guidance').fill('1');
+    await page.getByTestId('grid-seeds').selectOption('1');
     // Few concepts keep the erase (6 templates each, encoded on SwiftShader) short: 2 corefs, 1 retain.
     await page.getByTestId('suggest-corefs').fill('2');
     await page.getByTestId('suggest-retains').fill('1');
@@ -153,16 +160,21 @@ describe('concept suggestions in the studio', () => {
       { concept: 'true cat', weight: 1 },
       { concept: 'wildcat', weight: 0.8 },
     ]);
-    expect(first.concepts.retains).toEqual([{ concept: 'bear', weight: 0.8 }]);
-    const editBefore = await currentEditId(page);
-
-    // Re-rate "wildcat" to Very Low and untick "bear": the live edit is recomputed from the new form.
+    // What `lethe propose cat --corefs 2 --retains 1` prints too.
+    expect(first.concepts.retains).toEqual([{ concept: 'dog', weight: 0.6 }]);
+    // Re-rate "wildcat" to Very Low, then untick "dog": each change recomputes the live edit from the form.
+    const recomputed = async (previous: string | null): Promise<string | null> => {
+      await page.waitForFunction((prev) => (window.__lethe?.editId ?? null) !== prev && document.querySelector('[data-testid=edit-summary]')?.getAttribute('data-edit-id') === window.__lethe?.editId, previous, {
+        timeout: 540_000,
+        polling: 100,
+      });
+      return currentEditId(page);
+    };
+    const editOfFirst = await currentEditId(page);
     await page.locator('[data-testid=suggestion-coref][data-concept="wildcat"]').getByRole('combobox').selectOption('Very Low');
-    await page.locator('[data-testid=suggestion-retain][data-concept="bear"]').getByRole('checkbox').uncheck();
-    await page.waitForFunction((prev) => (window.__lethe?.editId ?? null) !== prev && document.querySelector('[data-testid=edit-summary]')?.getAttribute('data-edit-id') === window.__lethe?.editId, editBefore, {
-      timeout: 540_000,
-      polling: 100,
-    });
+    const rerated = await recomputed(editOfFirst);
+    await page.locator('[data-testid=suggestion-retain][data-concept="dog"]').getByRole('checkbox').uncheck();
+    await recomputed(rerated);
     const second = await downloadedRecipe();
     expect(second.concepts.targets[0].corefs).toEqual([
       { concept: 'true cat', weight: 1 },
