@@ -1,7 +1,12 @@
 #!/usr/bin/env node
 // `npm run bench`: serves the built bench page, runs it in headless Debian Chromium (WebGPU),
-// prints the side-by-side table and writes it as JSON under bench/results/.
-import { mkdirSync, writeFileSync } from 'node:fs';
+// prints the side-by-side table and writes it as JSON under bench/results/. The fine-tuning
+// suites run in Node (the Node engine, on Dawn: SwiftShader unless a GPU is found), after the page:
+// `fine-tune` (default) times each objective on the concept-world demo and tiny-sd15,
+// `fine-tune-effect` (asked for by name; about 20 min on one SwiftShader core) also evaluates
+// what each objective erases (bench/fine-tune-effect.node.ts).
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { chromium } from 'playwright-core';
 import { preview } from 'vite';
 
@@ -17,8 +22,14 @@ const flags = [
 // A real GPU when the machine has one (LETHE_BENCH_ADAPTER=default); SwiftShader otherwise.
 if (process.env.LETHE_BENCH_ADAPTER !== 'default') flags.push('--use-webgpu-adapter=swiftshader');
 
-const server = await preview({ logLevel: 'warn', preview: { host: '127.0.0.1', port: 4318, strictPort: false } });
-const suites = process.argv.find((arg) => arg.startsWith('--suites='))?.slice(9);
+const requested = process.argv.find((arg) => arg.startsWith('--suites='))?.slice(9);
+const NODE_SUITES = ['fine-tune', 'fine-tune-effect'];
+const nodeSuites = requested ? requested.split(',').filter((s) => NODE_SUITES.includes(s)) : ['fine-tune'];
+const pageSuiteList = requested?.split(',').filter((s) => !NODE_SUITES.includes(s));
+// The page runs its default suites when none is named; only Node suites named: no page at all.
+const suites = pageSuiteList?.join(',');
+const runPage = !requested || pageSuiteList.length > 0;
+const server = runPage ? await preview({ logLevel: 'warn', preview: { host: '127.0.0.1', port: 4318, strictPort: false } }) : null;
 const flag = (name) => process.argv.find((arg) => arg.startsWith(`--${name}=`))?.slice(name.length + 3);
 const query = new URLSearchParams();
 if (suites) query.set('suites', suites);
@@ -31,14 +42,42 @@ if (trueScale) {
   query.set('repos', trueScale.repos.join(','));
   if (flag('stages')) query.set('stages', flag('stages'));
 }
-const url = `${server.resolvedUrls.local[0]}bench.html${query.size ? `?${query}` : ''}`;
+const url = runPage ? `${server.resolvedUrls.local[0]}bench.html${query.size ? `?${query}` : ''}` : '';
 const launchOptions = { executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium', headless: true, args: flags };
 // Playwright's newPage() context is off the record: its OPFS lives in memory under a small quota,
 // which a 4 GB pack overflows (StorageFullError mid-download). True-scale runs get a real profile on disk.
 const profileDir = trueScale ? (await import('node:fs')).mkdtempSync(`${(await import('node:os')).tmpdir()}/lethe-true-scale-`) : null;
-const browser = profileDir ? await chromium.launchPersistentContext(profileDir, launchOptions) : await chromium.launch(launchOptions);
+const browser = !runPage ? null : profileDir ? await chromium.launchPersistentContext(profileDir, launchOptions) : await chromium.launch(launchOptions);
 let exitCode = 0;
 try {
+  const result = runPage ? await runBenchPage() : {};
+  for (const suite of nodeSuites) {
+    const out = `bench/results/${suite === 'fine-tune' ? 'fine-tune-speed' : 'fine-tune-effect'}.json`;
+    const args = suite === 'fine-tune' ? ['--speed-only', '--speed-packs', 'demo:concept-world,demo:tiny-sd15'] : [];
+    console.log(`\n${suite === 'fine-tune' ? 'Fine-tuning steps/s per objective' : 'What each fine-tuning objective erases'} (Node engine; bench/fine-tune-effect.node.ts ${args.join(' ')})`);
+    const child = spawnSync(process.execPath, ['bin/run-ts.mjs', 'bench/fine-tune-effect.node.ts', ...args, '--out', out], { stdio: 'inherit' });
+    if (child.status !== 0) throw new Error(`${suite}: bench/fine-tune-effect.node.ts exited with ${child.status ?? child.signal}`);
+    result[suite === 'fine-tune' ? 'fineTuneSpeed' : 'fineTuneEffect'] = JSON.parse(readFileSync(out, 'utf8'));
+  }
+  mkdirSync('bench/results', { recursive: true });
+  const file = `bench/results/bench-${new Date().toISOString().replace(/[:.]/g, '-')}.json`;
+  writeFileSync(file, JSON.stringify(result, null, 2));
+  writeFileSync('bench/results/latest.json', JSON.stringify(result, null, 2));
+  console.log(`\nwritten: ${file}`);
+} catch (error) {
+  console.error(`bench failed: ${error instanceof Error ? error.message : error}`);
+  exitCode = 1;
+} finally {
+  await browser?.close();
+  await server?.close();
+  if (profileDir) (await import('node:fs')).rmSync(profileDir, { recursive: true, force: true });
+  trueScale?.memory.stop();
+  await trueScale?.hub.close();
+}
+process.exit(exitCode);
+
+/** The page's suites: runs bench.html, prints its tables, returns its result. */
+async function runBenchPage() {
   const page = await browser.newPage();
   page.on('console', (message) => console.log(`  [page] ${message.text()}`));
   if (trueScale) {
@@ -96,22 +135,8 @@ try {
       for (const row of pack.stages) console.log(`  ${row.stage}: ${row.detail}`);
     }
   }
-  mkdirSync('bench/results', { recursive: true });
-  const file = `bench/results/bench-${new Date().toISOString().replace(/[:.]/g, '-')}.json`;
-  writeFileSync(file, JSON.stringify(result, null, 2));
-  writeFileSync('bench/results/latest.json', JSON.stringify(result, null, 2));
-  console.log(`\nwritten: ${file}`);
-} catch (error) {
-  console.error(`bench failed: ${error instanceof Error ? error.message : error}`);
-  exitCode = 1;
-} finally {
-  await browser.close();
-  await server.close();
-  if (profileDir) (await import('node:fs')).rmSync(profileDir, { recursive: true, force: true });
-  trueScale?.memory.stop();
-  await trueScale?.hub.close();
+  return result;
 }
-process.exit(exitCode);
 
 /**
  * Serves each pack folder as repo lethe-bench/<folder name> on the tests' hub-style server, one
