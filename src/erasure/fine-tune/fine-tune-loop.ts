@@ -27,7 +27,7 @@ import type { SchedulerConfig } from '../../pipeline/schedulers/scheduler-config
 import { projectKv, type KvDeltas } from '../../pipeline/unet/kv-projection.ts';
 import type { CrossAttentionWeights } from '../../pipeline/unet/cross-attention-weights.ts';
 import { InputError } from '../../util/errors.ts';
-import { REALERA_DEFAULTS, type RealEraOptions } from '../realera.ts';
+import { REALERA_DEFAULTS } from '../realera.ts';
 import type { ErasureRecipe } from '../recipe.ts';
 import type { CheckpointStore } from './checkpoint-store.ts';
 import { decodeCheckpoint, encodeCheckpoint, type StepLoss } from './fine-tune-checkpoint.ts';
@@ -35,6 +35,7 @@ import type { FineTuneOptions } from './fine-tune-options.ts';
 import { describeConditioning, type Conditioning, type LossGroup, type LossTarget } from './loss-terms.ts';
 import type { ObjectiveContext } from './objective.ts';
 import { objectiveFor } from './objectives.ts';
+import { realEraWindow } from './realera-alignment.ts';
 import { TrainingLatents, type FrozenDenoiser } from './training-latents.ts';
 
 /** What the loop needs of a loaded pack (the engine's LoadedModel provides it). */
@@ -210,16 +211,14 @@ export async function runFineTune(ctx: GpuContext, model: FineTuneModel, run: Fi
       },
     };
     const trainingLatents = new TrainingLatents(frozen, model.schedulerConfig, { seed: options.seed, latentSteps: options.latentSteps, latentGuidance: options.latentGuidance, shape: latentShape });
+    const embedText = async (prompt: string): Promise<Float32Array> => ctx.read(await embed({ kind: 'text', text: prompt }));
     const objectiveContext: ObjectiveContext = {
       options,
       concepts: run.recipe.concepts,
       templates: run.recipe.prompts.templates,
-      realera: realEraWindow(run.recipe),
+      realera: options.objective === 'realera' ? await realEraWindow(run.recipe, embedText) : REALERA_DEFAULTS,
       numTrainTimesteps: model.schedulerConfig.numTrainTimesteps,
-      embed: async (prompt) => {
-        const e = await embed({ kind: 'text', text: prompt });
-        return ctx.read(e);
-      },
+      embed: embedText,
     };
     const objective = objectiveFor(options.objective);
 
@@ -363,9 +362,4 @@ async function targetOf(target: LossTarget, original: (cond: Conditioning) => Pr
   const out = new Float32Array(conditional.length);
   for (let i = 0; i < out.length; i++) out[i] = unconditional[i] - target.eta * (conditional[i] - unconditional[i]);
   return out;
-}
-
-/** RealEra's neighbor window: the recipe's (tuned to the pack's encoder), else the paper's defaults. */
-function realEraWindow(recipe: ErasureRecipe): RealEraOptions {
-  return recipe.realera?.options ?? REALERA_DEFAULTS;
 }

@@ -13,7 +13,8 @@
  */
 import { erasurePairs } from '../concept-sets.ts';
 import { fillTemplate } from '../prompt-templates.ts';
-import { sampleRealEra } from '../realera.ts';
+import { radiusScaleForEncoder, REALERA_DEFAULTS, resolveRealEraOptions, sampleRealEra, type RealEraOptions } from '../realera.ts';
+import type { ErasureRecipe } from '../recipe.ts';
 import { pick, stepRandom, text, type LatentSample, type StepPlan } from './loss-terms.ts';
 import type { Objective, ObjectiveContext } from './objective.ts';
 
@@ -49,3 +50,25 @@ export const realEraAlignment: Objective = {
     return { step, samples };
   },
 };
+
+/**
+ * RealEra's neighbor window: the recipe's (a RealEra closed form stores the radiusScale it measured
+ * on the pack's encoder), else the paper's defaults scaled to this encoder the way the closed form
+ * scales them: radiusScaleForEncoder(mean norm of the erase prompts' flattened embeddings, every
+ * erase pair in every template). Unscaled, the paper's SD 1.x radii (d1 400, d2 800, for a norm
+ * of about sqrt(77 x 768)) put the beyond-concept samples of a smaller encoder (the concept
+ * world's 77 x 64) far outside its embeddings: on the concept world, step 2's beyond term of a
+ * UCE + alignment run fell from 0.93 to 0.17 with the scale.
+ */
+export async function realEraWindow(recipe: ErasureRecipe, embed: (prompt: string) => Promise<Float32Array>): Promise<RealEraOptions> {
+  if (recipe.realera) return recipe.realera.options;
+  const prompts = erasurePairs(recipe.concepts).flatMap((pair) => recipe.prompts.templates.map((template) => fillTemplate(template, pair.concept).text));
+  let total = 0;
+  for (const prompt of prompts) {
+    const values = await embed(prompt);
+    let sum = 0;
+    for (let i = 0; i < values.length; i++) sum += values[i] * values[i];
+    total += Math.sqrt(sum);
+  }
+  return resolveRealEraOptions({ ...REALERA_DEFAULTS, radiusScale: radiusScaleForEncoder(total / prompts.length) });
+}

@@ -10,6 +10,7 @@ import { REALERA_DEFAULTS } from '../../../src/erasure/realera.ts';
 import { LETHE_VERSION, parseRecipe, RECIPE_FORMAT, serializeRecipe, type ErasureRecipe } from '../../../src/erasure/recipe.ts';
 import { CERTAINTY_WEIGHTS, fineTuneDefaults, parseFineTuneOptions, type FineTuneOptions } from '../../../src/erasure/fine-tune/fine-tune-options.ts';
 import { objectiveFor } from '../../../src/erasure/fine-tune/objectives.ts';
+import { realEraWindow } from '../../../src/erasure/fine-tune/realera-alignment.ts';
 import type { ObjectiveContext } from '../../../src/erasure/fine-tune/objective.ts';
 import { sampleWithoutReplacement, stepRandom, type LossTerm } from '../../../src/erasure/fine-tune/loss-terms.ts';
 import { decodeCheckpoint, encodeCheckpoint, type FineTuneCheckpoint } from '../../../src/erasure/fine-tune/fine-tune-checkpoint.ts';
@@ -199,6 +200,24 @@ describe('step plans', () => {
     expect(cos(neighbor.input.values)).toBeGreaterThanOrEqual(REALERA_DEFAULTS.s2 - 1e-6);
     expect(cos(neighbor.input.values)).toBeLessThanOrEqual(REALERA_DEFAULTS.s1 + 1e-6);
     expect(cos(beyond.input.values)).toBeLessThan(REALERA_DEFAULTS.s2 + 1e-6);
+  });
+
+  test("RealEra's window: a RealEra recipe's own options; on a UCE recipe the paper's radii scaled to the encoder's embedding norm", async () => {
+    const own = { ...REALERA_DEFAULTS, radiusScale: 0.37 };
+    const asked: string[] = [];
+    // Every prompt's flattened embedding has norm 10 * (index + 1): the mean over the prompts sets the scale.
+    const embed = async (prompt: string): Promise<Float32Array> => {
+      asked.push(prompt);
+      return new Float32Array([6, 8].map((v) => v * asked.length));
+    };
+    expect(await realEraWindow({ ...recipe(null), method: 'realera', realera: { options: own, seed: 1 } }, embed)).toEqual(own);
+    expect(asked).toEqual([]);
+    const window = await realEraWindow(recipe(null), embed);
+    // Every erase pair (cat and its 6 corefs) in every template.
+    expect(asked).toHaveLength(7 * PROMPT_TEMPLATES.object.length);
+    expect(asked).toContain('a photo of kitten');
+    const meanNorm = (10 * (asked.length + 1)) / 2;
+    expect(window).toEqual({ ...REALERA_DEFAULTS, radiusScale: meanNorm / Math.sqrt(77 * 768) });
   });
 
   test('sampling helpers: without replacement, and distinct per (seed, step, stream)', () => {
