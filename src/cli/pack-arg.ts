@@ -5,7 +5,7 @@ import type { DemoPreset, PackSourceSpec } from '../engine/api.ts';
 import { DEMO_PRESETS } from '../model/pack-spec.ts';
 import { UsageError } from './command.ts';
 
-/** `--pack` values: a pack directory, `demo` (the concept world) / `demo:tiny-sd21` (built in), or `hub:owner/name[@rev]`. */
+/** `--pack` values: a pack directory, `demo` (the forged tiny-sd15, the CLI's default demo) / `demo:concept-world` / `demo:tiny-sd21` (built in), or `hub:owner/name[@rev]`. */
 export function packSpecFromArg(value: string): PackSourceSpec {
   if (value === 'demo') return { kind: 'demo' };
   if (value.startsWith('demo:')) {

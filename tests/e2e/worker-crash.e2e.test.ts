@@ -36,6 +36,8 @@ describe('the engine worker dies mid-generation', () => {
 
   test('an erased pair before the crash', async () => {
     await generatePair(page, settings, IMAGE_TIMEOUT);
+    // The erase starts filling the comparison grid, whose images share the engine with this test's.
+    await page.getByTestId('grid-seeds').selectOption('1');
     await page.getByTestId('concept').fill('cat');
     await page.getByTestId('erase-button').click();
     await page.waitForFunction(() => (window.__lethe?.editId ?? null) !== null, undefined, { timeout: 60_000, polling: 100 });
