@@ -4,16 +4,19 @@ import { afterAll, beforeAll, describe, expect, inject, test } from 'vitest';
 import { createConceptWorldJudge, parseConceptWorldLabels } from '../../src/evaluation/judges/concept-world-judge.ts';
 import type { Judge } from '../../src/evaluation/judges/judge.ts';
 import { NodeOnnxRunner } from '../../src/pipeline/onnx/node-runner.ts';
-import { launchBrowser } from './support/browser.ts';
-import { currentEditId, generatePair, lastPair, openModelChooser, openStudioWithDemoPack, waitForEditedImage } from './support/studio-page.ts';
+import { launchBrowser, watchPage } from './support/browser.ts';
+import { currentEditId, generatePair, lastPair, testingUrl, waitForEditedImage } from './support/studio-page.ts';
 
-// The concept-world demo in the studio: "a neon image showing a cat" is drawn in neon (the judge's
-// style head says so); erasing "neon" with the closed form draws the same seed in another style,
-// while a pencil sketch stays a pencil sketch. The page's pixels are judged here, in Node, by the
-// same ONNX the studio ships. (The model has learned the styles, not yet the objects.)
+// The concept-world demo, the studio's default, as a user meets it: "a photo of a cat" draws a cat
+// (the judge's object head says so); erasing "cat" with the closed form draws the same seed as
+// something the judge does not call a cat, while "a photo of a dog" is still a dog. The page's
+// pixels are judged here, in Node, by the same ONNX the studio ships. Five DDIM steps, as a pair at
+// 20 takes minutes on SwiftShader (about 12 s a step); SEED is one where the shipped model, at 5
+// steps in Lethe's Node pipeline, draws a cat and a dog, and the erased cat as a frog.
 const studioUrl = inject('studioUrl');
 const shots = process.env.LETHE_UPDATE_SCREENSHOT === '1' ? 'docs/concept-world' : 'test-results';
 const SEED = 1;
+const STEPS = 5;
 let browser: Browser;
 let page: Page;
 let errors: string[];
@@ -21,15 +24,13 @@ let judge: Judge;
 
 beforeAll(async () => {
   browser = await launchBrowser();
-  ({ page, errors } = await openStudioWithDemoPack(browser, studioUrl));
+  page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+  ({ errors } = watchPage(page));
+  await page.goto(testingUrl(studioUrl, null));
+  await page.getByTestId('model-summary').waitFor({ timeout: 300_000 });
+  expect(await page.getByTestId('model-summary').textContent()).toMatch(/concept world/);
   const labels = parseConceptWorldLabels(JSON.parse(readFileSync('public/concept-world/judge.json', 'utf8')) as unknown, 'judge.json');
-  judge = await createConceptWorldJudge(new NodeOnnxRunner(), new Uint8Array(readFileSync('public/concept-world/judge.onnx')), labels, { head: 'style_logits' });
-  const summary = page.getByTestId('model-summary');
-  const before = await summary.getAttribute('data-pack-id');
-  await openModelChooser(page);
-  await page.getByTestId('demo-preset').selectOption('concept-world');
-  await page.getByTestId('model-load').click();
-  await page.waitForFunction((id) => document.querySelector('[data-testid=model-summary]')?.getAttribute('data-pack-id') !== id, before, { timeout: 300_000, polling: 200 });
+  judge = await createConceptWorldJudge(new NodeOnnxRunner(), new Uint8Array(readFileSync('public/concept-world/judge.onnx')), labels);
 }, 600_000);
 afterAll(async () => {
   await browser?.close();
@@ -42,22 +43,24 @@ async function judged(rgba: Uint8ClampedArray): Promise<string> {
 }
 
 describe('the concept-world demo in the studio', () => {
-  test('neon, erased; pencil sketch, kept', async () => {
-    const neon = await generatePair(page, { prompt: 'a neon image showing a cat', seed: SEED, steps: 20, guidance: 7.5 }, 300_000);
-    expect(await judged(neon.original)).toBe('neon');
+  test('"a photo of a cat" is a cat; erased, it is not; "a photo of a dog" stays a dog', async () => {
+    const cat = await generatePair(page, { prompt: 'a photo of a cat', seed: SEED, steps: STEPS, guidance: 7.5 }, 300_000);
+    expect(await judged(cat.original)).toBe('cat');
 
-    await page.getByTestId('concept').fill('neon');
+    // The erase starts filling the comparison grid; one seed keeps it from delaying this test long.
+    await page.getByTestId('grid-seeds').selectOption('1');
+    await page.getByTestId('concept').fill('cat');
     await page.getByTestId('erase-button').click();
-    await page.waitForFunction(() => (window.__lethe?.editId ?? null) !== null, null, { timeout: 120_000, polling: 100 });
+    await page.waitForFunction(() => (window.__lethe?.editId ?? null) !== null, null, { timeout: 300_000, polling: 100 });
     const editId = await currentEditId(page);
     await waitForEditedImage(page, editId, 300_000);
     const erased = await lastPair(page);
-    expect(await judged(erased.edited)).not.toBe('neon');
-    await page.screenshot({ path: `${shots}/studio-erase-neon.png` });
+    expect(await judged(erased.edited)).not.toBe('cat');
+    await page.screenshot({ path: `${shots}/studio-erase-cat.png` });
 
-    const sketch = await generatePair(page, { prompt: 'a pencil sketch image showing a horse', seed: SEED, steps: 20, guidance: 7.5 }, 300_000);
-    expect(await judged(sketch.original)).toBe('pencil sketch');
-    expect(await judged(sketch.edited)).toBe('pencil sketch');
+    const dog = await generatePair(page, { prompt: 'a photo of a dog', seed: SEED, steps: STEPS, guidance: 7.5 }, 300_000);
+    expect(await judged(dog.original)).toBe('dog');
+    expect(await judged(dog.edited)).toBe('dog');
     expect(errors).toEqual([]);
-  }, 900_000);
+  }, 1_200_000);
 });
