@@ -21,7 +21,7 @@ export type ActiveEdit =
     }
   | { kind: 'lora'; id: string; deltas: KvDeltas; summary: LoraImportSummary };
 
-export function releaseEdit(edit: ActiveEdit | null): void {
+export function releaseEdit(edit: Pick<ActiveEdit, 'deltas'> | null): void {
   if (!edit) return;
   // A closed-form edit shares one `down` (V^T) across layers; release() is idempotent.
   for (const delta of [...edit.deltas.toK.values(), ...edit.deltas.toV.values()]) {

@@ -20,7 +20,7 @@ export type { KernelCheck } from '../gpu/self-test.ts';
 import type { KernelCheck } from '../gpu/self-test.ts';
 export type { EvaluationImage, EvaluationProgressEvent, EvaluationRequest, EvaluationResult, EvaluationRunRequest } from '../evaluation/evaluate.ts';
 import type { EvaluationProgressEvent, EvaluationRequest, EvaluationResult } from '../evaluation/evaluate.ts';
-export type { SavedTraining, TrainProgressEvent, TrainRequest, TrainSummary } from '../erasure/fine-tune/train-request.ts';
+export type { SavedTraining, TrainingPreview, TrainingPreviewRequest, TrainProgressEvent, TrainRequest, TrainSummary } from '../erasure/fine-tune/train-request.ts';
 import type { SavedTraining, TrainProgressEvent, TrainRequest, TrainSummary } from '../erasure/fine-tune/train-request.ts';
 
 export type EngineEvent =

@@ -49,7 +49,7 @@ import { runFineTune, type FineTuneModel, type TrainedLora } from '../erasure/fi
 import { PauseGate } from '../erasure/fine-tune/pause-gate.ts';
 import { combinedLoraLayers, exportTrainedLora, type ClosedFormFactors } from '../erasure/fine-tune/trained-lora.ts';
 import { parseTrainingRecipe, readClosedFormFactors, uploadCombined } from '../erasure/fine-tune/training-edit.ts';
-import type { SavedTraining, TrainProgressEvent, TrainRequest, TrainSummary } from '../erasure/fine-tune/train-request.ts';
+import type { SavedTraining, TrainingPreview, TrainProgressEvent, TrainRequest, TrainSummary } from '../erasure/fine-tune/train-request.ts';
 import { parseSchedulerConfig } from '../pipeline/schedulers/scheduler-config.ts';
 
 /** Prompts per text-encoder run while building an erasure. */
@@ -172,40 +172,13 @@ export class Engine implements EngineApi {
         if (this.report && (await this.runner()).sharesDevice)
           assertGenerationFits(model.pack.manifest, this.report, params.width ?? dims.sampleSize * dims.vaeScale, params.height ?? dims.sampleSize * dims.vaeScale, params.guidance === 1 ? 1 : 2);
         const started = performance.now();
-        notify({ jobId: params.jobId, phase: 'encode', step: 0, steps: params.steps });
-        const result = await generate(
-          {
-            prompt: params.prompt,
-            negativePrompt: params.negativePrompt ?? '',
-            seed: params.seed,
-            steps: params.steps,
-            guidance: params.guidance,
-            scheduler: params.scheduler,
-            width: params.width ?? dims.sampleSize * dims.vaeScale,
-            height: params.height ?? dims.sampleSize * dims.vaeScale,
-            variant: params.variant,
-          },
-          {
-            latentSpace: dims,
-            schedulerConfig: model.schedulerConfig,
-            conditioner: {
-              condition: async (request) => this.condition(ctx, model, edit, request.unconditional ? [request.negativePrompt, request.prompt] : [request.prompt]),
-              release: (conditioning) => conditioning.release(),
-            },
-            predictor: { predict: (latents, shape, timestep, conditioning) => model.unet.predict(latents, shape, timestep, conditioning) },
-            decoder: { decode: async (latents, shape) => (await model.vae.decode(latents, shape)).pixels },
-          },
-          {
-            signal: controller.signal,
-            onProgress: (progress) => notify({ jobId: params.jobId, phase: progress.phase, step: progress.step, steps: progress.steps }),
-          },
-        );
+        const image = await this.render(ctx, model, edit, params, controller.signal, (progress) => notify({ jobId: params.jobId, ...progress }));
         return {
           jobId: params.jobId,
           variant: params.variant,
-          width: result.image.width,
-          height: result.image.height,
-          rgba: result.image.rgba,
+          width: image.width,
+          height: image.height,
+          rgba: image.rgba,
           seed: params.seed,
           ms: performance.now() - started,
           editId: edit?.id ?? null,
@@ -310,6 +283,37 @@ export class Engine implements EngineApi {
           weights: model.weights,
           schedulerConfig: parseSchedulerConfig(model.schedulerConfig, 'ddim'),
           encode: (prompts) => model.encode(ctx, prompts),
+          frozenUnet: {
+            conditioned: async (embedding) => {
+              const kv = projectKv(ctx, embedding, model.weights);
+              // ORT reads K/V from our buffers: our writes must be submitted before its commands.
+              ctx.flush();
+              const conditioning = await model.unet.conditioning(ctx, kv).catch((error: unknown) => {
+                kv.release();
+                throw error;
+              });
+              return {
+                predict: (latents, shape, timestep) => model.unet.predict(latents, shape, timestep, conditioning),
+                release() {
+                  conditioning.release();
+                  kv.release();
+                },
+              };
+            },
+          },
+        };
+        // The "after" image of the LoRA so far: closed-form and trained factors as the finished
+        // edit will apply them, one image with the preview's seed, sent with that step's progress.
+        const preview = request.preview && request.preview.every > 0 ? request.preview : undefined;
+        let pendingPreview: TrainingPreview | null = null;
+        const takePreview = async (step: number, lora: TrainedLora): Promise<void> => {
+          const deltas = uploadCombined(ctx, combinedLoraLayers(lora, closedForm), (module) => layers.findIndex((l) => l.module === module));
+          try {
+            const image = await this.render(ctx, model, { deltas }, { ...preview!, variant: 'edited' }, controller.signal, () => undefined);
+            pendingPreview = { step, ...image, seed: preview!.seed, prompt: preview!.prompt };
+          } finally {
+            releaseEdit({ deltas });
+          }
         };
         const result = await runFineTune(ctx, fineTuneModel, {
           recipe,
@@ -319,7 +323,11 @@ export class Engine implements EngineApi {
           checkpointEvery: request.checkpointEvery ?? 10,
           resume: request.resume,
           stopAfter: request.stopAfter,
-          onProgress: (p) => notify({ jobId: request.jobId, ...p }),
+          snapshot: preview ? { every: preview.every, take: takePreview } : undefined,
+          onProgress: (p) => {
+            notify({ jobId: request.jobId, ...p, ...(pendingPreview?.step === p.step ? { preview: pendingPreview } : {}) });
+            pendingPreview = null;
+          },
           control: { signal: controller.signal, gate: () => gate.wait(controller.signal) },
         });
         const combined = combinedLoraLayers(result.lora, closedForm);
@@ -575,8 +583,46 @@ export class Engine implements EngineApi {
     return summary;
   }
 
+  /** One image under `edit` (null: the original model) with the pack's generation runtime. */
+  private async render(
+    ctx: GpuContext,
+    model: LoadedModel,
+    edit: Pick<ActiveEdit, 'deltas'> | null,
+    params: Pick<GenerateParams, 'prompt' | 'negativePrompt' | 'seed' | 'steps' | 'guidance' | 'scheduler' | 'width' | 'height'> & { variant: GenerateParams['variant'] },
+    signal: AbortSignal | undefined,
+    notify: (progress: Omit<GenerateProgressEvent, 'jobId'>) => void,
+  ): Promise<{ width: number; height: number; rgba: Uint8ClampedArray }> {
+    const dims = model.pack.manifest.dims;
+    notify({ phase: 'encode', step: 0, steps: params.steps });
+    const result = await generate(
+      {
+        prompt: params.prompt,
+        negativePrompt: params.negativePrompt ?? '',
+        seed: params.seed,
+        steps: params.steps,
+        guidance: params.guidance,
+        scheduler: params.scheduler,
+        width: params.width ?? dims.sampleSize * dims.vaeScale,
+        height: params.height ?? dims.sampleSize * dims.vaeScale,
+        variant: params.variant,
+      },
+      {
+        latentSpace: dims,
+        schedulerConfig: model.schedulerConfig,
+        conditioner: {
+          condition: async (request) => this.condition(ctx, model, edit, request.unconditional ? [request.negativePrompt, request.prompt] : [request.prompt]),
+          release: (conditioning) => conditioning.release(),
+        },
+        predictor: { predict: (latents, shape, timestep, conditioning) => model.unet.predict(latents, shape, timestep, conditioning) },
+        decoder: { decode: async (latents, shape) => (await model.vae.decode(latents, shape)).pixels },
+      },
+      { signal, onProgress: (progress) => notify({ phase: progress.phase, step: progress.step, steps: progress.steps }) },
+    );
+    return result.image;
+  }
+
   /** K/V of every cross-attention layer for `prompts`, under `edit`, as UNet inputs. */
-  private async condition(ctx: GpuContext, model: LoadedModel, edit: ActiveEdit | null, prompts: string[]): Promise<UnetConditioning> {
+  private async condition(ctx: GpuContext, model: LoadedModel, edit: Pick<ActiveEdit, 'deltas'> | null, prompts: string[]): Promise<UnetConditioning> {
     const embedding = await model.encode(ctx, prompts);
     const kv = projectKv(ctx, embedding, model.weights, edit?.deltas);
     embedding.release();

@@ -138,6 +138,7 @@ export function summarizePack(manifest: PackManifest, manifestSha256: string, so
       `${FAMILY_NAMES[manifest.family]} (${manifest.family}), ${manifest.dtype}, ${formatBytes(bytes)} in ${entries.length} files, ` +
       `${layers} cross-attention layer${layers === 1 ? '' : 's'}, from ${source}`,
     crossAttentionLayers: layers,
+    latentSize: manifest.dims.sampleSize,
     bytes,
     files: entries.length,
     downloadedBytes,

@@ -37,6 +37,8 @@ export interface PackSummary {
   dtype: string;
   description: string;
   crossAttentionLayers: number;
+  /** The UNet's native latent side (64 for SD 1.5: 512 pixels); fine-tuning trains at it. */
+  latentSize: number;
   /** Total size of the pack's files (manifest.json not counted). */
   bytes: number;
   /** Number of files in the pack (manifest.json not counted). */

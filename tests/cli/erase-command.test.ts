@@ -38,7 +38,7 @@ class FakeEngine implements EraseEngine {
 
   async loadPack(spec: PackSourceSpec) {
     this.loaded = spec;
-    return { id: context.packSha256, family: 'tiny-sd15', dtype: 'fp32', description: 'fake', crossAttentionLayers: 2, bytes: 0, files: 0, downloadedBytes: 0, source: 'memory' };
+    return { id: context.packSha256, family: 'tiny-sd15', dtype: 'fp32', description: 'fake', crossAttentionLayers: 2, latentSize: 8, bytes: 0, files: 0, downloadedBytes: 0, source: 'memory' };
   }
 
   async erase(request: EraseRequest): Promise<EditSummary> {

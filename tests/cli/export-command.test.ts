@@ -56,7 +56,7 @@ describe('lethe export (with a stand-in engine)', () => {
     return {
       async loadPack(spec: PackSourceSpec) {
         calls.push(`loadPack ${spec.kind} ${spec.kind === 'path' ? spec.path : ''}`);
-        return { id: PACK_SHA, family: 'sd15', dtype: 'fp32', description: '', crossAttentionLayers: 16, bytes: 0, files: 0, downloadedBytes: 0, source: 'test' };
+        return { id: PACK_SHA, family: 'sd15', dtype: 'fp32', description: '', crossAttentionLayers: 16, latentSize: 64, bytes: 0, files: 0, downloadedBytes: 0, source: 'test' };
       },
       async applyRecipe(json: string) {
         calls.push(`applyRecipe ${json.length}`);

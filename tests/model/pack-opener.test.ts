@@ -67,6 +67,7 @@ describe('openPack', () => {
       family: 'tiny-sd15',
       dtype: 'fp32',
       crossAttentionLayers: 2,
+      latentSize: 8,
       bytes: totalBytes(pack),
       files: pack.files.size,
       downloadedBytes: totalBytes(pack),

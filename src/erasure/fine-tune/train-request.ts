@@ -1,5 +1,28 @@
 /** Fine-tuning as the UI and the CLI ask for it (Engine.train), its progress and its result. */
+import type { SchedulerKind } from '../../pipeline/schedulers/scheduler.ts';
 import type { LossGroup } from './loss-terms.ts';
+
+/** The "after" image a run refreshes from its current LoRA (the same seed every time). */
+export interface TrainingPreviewRequest {
+  /** Every this many steps, and after the last. */
+  every: number;
+  prompt: string;
+  negativePrompt?: string;
+  seed: number;
+  steps: number;
+  guidance: number;
+  scheduler: SchedulerKind;
+}
+
+/** A preview image of the LoRA as it was after `step` steps. */
+export interface TrainingPreview {
+  step: number;
+  width: number;
+  height: number;
+  rgba: Uint8ClampedArray;
+  seed: number;
+  prompt: string;
+}
 
 export interface TrainRequest {
   /** Chosen by the caller, so that pause/resume/cancel can name the run before train() returns. */
@@ -12,6 +35,8 @@ export interface TrainRequest {
   resume?: boolean;
   /** Stop after this many steps done (a planned pause; the checkpoint keeps the state). */
   stopAfter?: number;
+  /** Refresh an "after" image from the current LoRA every few steps (sent with the progress). */
+  preview?: TrainingPreviewRequest;
 }
 
 export interface TrainProgressEvent {
@@ -25,6 +50,8 @@ export interface TrainProgressEvent {
   stepsPerSecond: number;
   etaSeconds: number;
   checkpointed: boolean;
+  /** The refreshed "after" image, on the steps the preview request asked for. */
+  preview?: TrainingPreview;
 }
 
 export interface TrainSummary {

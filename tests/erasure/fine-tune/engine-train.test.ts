@@ -2,7 +2,8 @@
  * Engine.train on the demo tiny-sd15 pack (Node engine, ORT text encoder, WGSL training): RealEra
  * noise alignment on top of its closed-form edit, paused after step 1 (no step runs while paused)
  * and resumed; the result is the current edit, and its exported LoRA re-imports to the same
- * after-image pixel for pixel. A run cancelled while paused never takes its next step.
+ * after-image pixel for pixel; the "after" preview sent with each step's progress is, after the
+ * last step, that same image. A run cancelled while paused never takes its next step.
  */
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -29,7 +30,8 @@ describe('Engine.train (demo tiny-sd15)', () => {
     const recipe = serializeRecipe({ ...parseRecipe(edit.recipe, 'edit'), fineTune: { ...fineTuneDefaults('realera', 8), steps: 2, latentSteps: 1, rank: 2, alpha: 2, learningRate: 1e-3, seed: 4 } });
     const events: { at: number; event: TrainProgressEvent }[] = [];
     let resumedAt = 0;
-    const summary = await engine.train({ jobId: 'run-1', recipe, checkpointEvery: 1 }, (event) => {
+    const { jobId: _, variant: __, ...previewSettings } = params('edited');
+    const summary = await engine.train({ jobId: 'run-1', recipe, checkpointEvery: 1, preview: { every: 1, ...previewSettings } }, (event) => {
       events.push({ at: performance.now(), event });
       if (event.step === 1) {
         void engine.pauseTraining('run-1');
@@ -53,6 +55,13 @@ describe('Engine.train (demo tiny-sd15)', () => {
 
     const trained = await engine.generate(params('edited'));
     expect(trained.editId).toBe(summary.editId);
+    // The refreshed "after" image: one per step; the last is the finished edit's own image, and
+    // the first (one Adam step earlier) is another.
+    expect(events.map((e) => e.event.preview?.step)).toEqual([1, 2]);
+    const lastPreview = events[1].event.preview!;
+    expect(lastPreview).toMatchObject({ width: trained.width, height: trained.height, seed: 3, prompt: 'a photo of a cat' });
+    expect(Buffer.from(lastPreview.rgba).equals(Buffer.from(trained.rgba))).toBe(true);
+    expect(Buffer.from(events[0].event.preview!.rgba).equals(Buffer.from(lastPreview.rgba))).toBe(false);
     const file = await engine.exportLora({ convention: 'kohya', rank: 'exact', dtype: 'fp32' });
     expect(file.rank).toBe(edit.rank + 2);
     await engine.clearEdit();
