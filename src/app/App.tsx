@@ -1,9 +1,10 @@
-import { useEffect, type ComponentType } from 'react';
+import { useEffect } from 'react';
 import { AdapterPanel } from './components/AdapterPanel.tsx';
 import { ComparisonGrid } from './components/ComparisonGrid.tsx';
 import { CompareViewer } from './components/CompareViewer.tsx';
 import { ConceptPanel } from './components/ConceptPanel.tsx';
 import { DiagnosticsDrawer } from './components/DiagnosticsDrawer.tsx';
+import { EvaluatePanel } from './components/EvaluatePanel.tsx';
 import { GeneratePanel } from './components/GeneratePanel.tsx';
 import { HistoryPanel } from './components/HistoryPanel.tsx';
 import { LoraPanel } from './components/LoraPanel.tsx';
@@ -11,14 +12,11 @@ import { MeasurePanel } from './components/MeasurePanel.tsx';
 import { ModelPanel } from './components/ModelPanel.tsx';
 import { Notices } from './components/Notices.tsx';
 import { StudioHeader } from './components/StudioHeader.tsx';
+import { TrainingPanel } from './components/TrainingPanel.tsx';
 import { useStudioShortcuts } from './shortcuts.ts';
 import { useStudio } from './store.ts';
 import { installTestHooks } from './test-hooks.ts';
 
-// Evaluation and training panels are built alongside the studio; each is mounted once its file exists.
-const optionalPanels = import.meta.glob<Record<string, ComponentType>>(['./components/EvaluatePanel.tsx', './components/TrainingPanel.tsx'], { eager: true });
-const EvaluatePanel = optionalPanels['./components/EvaluatePanel.tsx']?.EvaluatePanel ?? null;
-const TrainingPanel = optionalPanels['./components/TrainingPanel.tsx']?.TrainingPanel ?? null;
 
 /**
  * The erasure workbench: the order on screen is the order of the work (model -> concept ->
@@ -43,9 +41,9 @@ export function App() {
           <ComparisonGrid />
           <GeneratePanel />
           <MeasurePanel />
-          {EvaluatePanel && <EvaluatePanel />}
+          <EvaluatePanel />
+          <TrainingPanel />
           <LoraPanel />
-          {TrainingPanel && <TrainingPanel />}
           <HistoryPanel />
         </div>
       </div>

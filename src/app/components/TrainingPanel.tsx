@@ -1,30 +1,31 @@
 /**
- * Fine-tuning in the studio: objective, steps, learning rate and rank for the current closed-form
- * edit's concept set; a live loss chart (one line per loss term: erase, neighbor, beyond, coref,
- * retain), steps/s and ETA, Pause / Resume / Cancel. The engine worker trains and checkpoints to
- * browser storage; when a saved run of the same recipe exists (after a reload or a crash) the
- * panel offers to resume it. When the run finishes, its LoRA is the current edit (the LoRA panel
- * exports it; new "after" images use it).
+ * Fine-tuning in the studio: objective, steps, learning rate, rank, z_t steps and how often to
+ * save; a live loss chart (one line per loss term: erase, neighbor, beyond, coref, retain),
+ * steps/s and ETA, Pause / Resume / Cancel, and the "after" image refreshed from the LoRA so far
+ * every K steps with the generate form's prompt and seed. The engine worker trains and saves a
+ * checkpoint to browser storage every K steps; the last run's recipe is remembered, so after a
+ * reload or a crash the panel offers to resume it. A finished run becomes the current edit as its
+ * exact LoRA file (training-run.ts), which "Download LoRA" saves.
  */
 import * as Comlink from 'comlink';
 import { useEffect, useMemo, useRef, useState } from 'react';
-import type { SavedTraining, TrainProgressEvent, TrainSummary } from '../../engine/api.ts';
-import { FINE_TUNE_OBJECTIVES, fineTuneDefaults, type FineTuneObjective } from '../../erasure/fine-tune/fine-tune-options.ts';
+import type { GeneratedImage, SavedTraining, TrainingPreview, TrainProgressEvent, TrainSummary } from '../../engine/api.ts';
+import { FINE_TUNE_OBJECTIVES } from '../../erasure/fine-tune/fine-tune-options.ts';
 import { LOSS_GROUPS, type LossGroup } from '../../erasure/fine-tune/loss-terms.ts';
-import { parseRecipe, serializeRecipe } from '../../erasure/recipe.ts';
+import { saveBlob } from '../downloads.ts';
 import { engineClient } from '../engine-client.ts';
+import { pairSettingsFor } from '../generate-form.ts';
 import { useStudio } from '../store.ts';
+import { adoptTrainedLora, DEFAULT_TRAINING_FORM, lastTrainingRun, rememberTrainingRun, trainingFormOf, trainingPackOf, trainingRecipeFor, type TrainedFile, type TrainingForm } from '../training-run.ts';
 import { LineChart, type ChartSeries } from './charts/index.ts';
 import { useEngineReady } from './common.tsx';
+import { ImageCanvas } from './ImageCanvas.tsx';
 
-interface TrainingForm {
-  objective: FineTuneObjective;
-  steps: string;
-  learningRate: string;
-  rank: string;
-}
-
-type RunState = { phase: 'idle' } | { phase: 'running' | 'paused'; jobId: string } | { phase: 'done'; summary: TrainSummary } | { phase: 'failed'; message: string };
+type RunState =
+  | { phase: 'idle' }
+  | { phase: 'running' | 'paused'; jobId: string; objective: string }
+  | { phase: 'done'; summary: TrainSummary; file: TrainedFile | null; adoptError: string | null }
+  | { phase: 'failed'; message: string };
 
 interface LossPoint {
   step: number;
@@ -32,76 +33,92 @@ interface LossPoint {
   groups: Partial<Record<LossGroup, number>>;
 }
 
-/** The training recipe: the edit's recipe with a fineTune section from the form, or an error naming the field. */
-export function trainingRecipeFor(editRecipe: string, form: TrainingForm, latentSize: number): { recipe: string } | { error: string } {
-  const steps = Number(form.steps);
-  const learningRate = Number(form.learningRate);
-  const rank = Number(form.rank);
-  if (!Number.isInteger(steps) || steps < 1) return { error: `steps: expected a whole number >= 1, got "${form.steps}"` };
-  if (!(learningRate > 0 && learningRate <= 1)) return { error: `learning rate: expected a number in (0, 1], got "${form.learningRate}"` };
-  if (!Number.isInteger(rank) || rank < 1 || rank > 1024) return { error: `rank: expected a whole number in [1, 1024], got "${form.rank}"` };
-  try {
-    const recipe = parseRecipe(editRecipe, 'edit recipe');
-    return { recipe: serializeRecipe({ ...recipe, fineTune: { ...fineTuneDefaults(form.objective, latentSize), steps, learningRate, rank, alpha: rank } }) };
-  } catch (error) {
-    return { error: (error as Error).message };
-  }
-}
+const OBJECTIVE_NAMES: Record<string, string> = { realera: 'RealEra noise alignment', 'esd-x': 'ESD-x', crce: 'CRCE' };
 
-export function TrainingPanel({ latentSize = 64 }: { latentSize?: number }) {
+export function TrainingPanel() {
   const ready = useEngineReady();
   const active = useStudio((s) => s.edit.active);
+  const pack = useStudio((s) => s.model.loaded);
+  const generation = useStudio((s) => s.generation.form);
   const editRecipe = active?.kind === 'closed-form' ? active.summary.recipe : null;
-  const [form, setForm] = useState<TrainingForm>({ objective: 'esd-x', steps: '200', learningRate: '1e-5', rank: '4' });
+  const [form, setForm] = useState<TrainingForm>(DEFAULT_TRAINING_FORM);
   const [run, setRun] = useState<RunState>({ phase: 'idle' });
   const [points, setPoints] = useState<LossPoint[]>([]);
   const [rate, setRate] = useState<{ stepsPerSecond: number; etaSeconds: number; step: number; steps: number } | null>(null);
+  const [preview, setPreview] = useState<(TrainingPreview & { objective: string }) | null>(null);
   const [saved, setSaved] = useState<SavedTraining | null>(null);
   const jobCounter = useRef(0);
 
-  const made = useMemo(() => (editRecipe ? trainingRecipeFor(editRecipe, form, latentSize) : null), [editRecipe, form, latentSize]);
+  const made = useMemo(() => (editRecipe && pack ? trainingRecipeFor(editRecipe, form, pack.latentSize) : null), [editRecipe, form, pack]);
   const recipe = made && 'recipe' in made ? made.recipe : null;
+  const busy = run.phase === 'running' || run.phase === 'paused';
 
-  // A saved run of exactly this recipe (same objective, steps, lr, rank): offer to resume it.
+  // The last run started here, if its checkpoint is unfinished and belongs to the loaded pack: offer to resume it.
   useEffect(() => {
     let current = true;
     setSaved(null);
-    if (!ready || !recipe || run.phase === 'running' || run.phase === 'paused') return;
+    const last = lastTrainingRun();
+    if (!ready || !pack || !last || busy) return;
     engineClient()
-      .savedTraining(recipe)
-      .then((found) => current && setSaved(found && found.step < found.steps ? found : null))
+      .savedTraining(last)
+      .then((found) => current && setSaved(found && found.step < found.steps && trainingPackOf(found.recipe) === pack.id ? found : null))
       .catch(() => undefined);
     return () => {
       current = false;
     };
-  }, [ready, recipe, run.phase]);
+  }, [ready, pack, busy]);
 
-  const start = async (resume: boolean) => {
-    if (!recipe) return;
+  const start = async (runRecipe: string, every: number, resumeFrom: SavedTraining | null) => {
     const jobId = `train-${++jobCounter.current}`;
-    setRun({ phase: 'running', jobId });
-    setPoints(resume && saved ? saved.losses : []);
+    const objective = trainingFormOf(runRecipe, String(every))?.objective ?? 'esd-x';
+    let previewSettings;
+    try {
+      const { width: _w, height: _h, ...settings } = pairSettingsFor(generation);
+      previewSettings = { every, ...settings };
+    } catch {
+      previewSettings = undefined; // an invalid generate form: train without the preview (the form says why)
+    }
+    rememberTrainingRun(runRecipe);
+    setRun({ phase: 'running', jobId, objective });
+    setPoints(resumeFrom ? resumeFrom.losses : []);
     setRate(null);
+    setPreview(null);
     const onProgress = (event: TrainProgressEvent) => {
       setPoints((previous) => [...previous, { step: event.step, loss: event.loss, groups: event.groups }]);
       setRate({ stepsPerSecond: event.stepsPerSecond, etaSeconds: event.etaSeconds, step: event.step, steps: event.steps });
+      if (event.preview) setPreview({ ...event.preview, objective });
     };
+    let summary: TrainSummary;
     try {
-      const summary = await engineClient().train({ jobId, recipe, resume, checkpointEvery: 10 }, Comlink.proxy(onProgress));
-      setRun({ phase: 'done', summary });
+      summary = await engineClient().train({ jobId, recipe: runRecipe, resume: resumeFrom !== null, checkpointEvery: every, preview: previewSettings }, Comlink.proxy(onProgress));
     } catch (error) {
       setRun({ phase: 'failed', message: (error as Error).message ?? String(error) });
+      return;
     }
+    setRun({ phase: 'done', summary, file: null, adoptError: null });
+    try {
+      const file = await adoptTrainedLora();
+      setRun({ phase: 'done', summary, file, adoptError: null });
+    } catch (error) {
+      setRun({ phase: 'done', summary, file: null, adoptError: (error as Error).message });
+    }
+  };
+  const resumeSaved = () => {
+    if (!saved) return;
+    const every = Number(form.every) >= 1 ? Number(form.every) : 10;
+    const savedForm = trainingFormOf(saved.recipe, String(every));
+    if (savedForm) setForm(savedForm);
+    void start(saved.recipe, every, saved);
   };
   const pause = async () => {
     if (run.phase !== 'running') return;
     await engineClient().pauseTraining(run.jobId);
-    setRun({ phase: 'paused', jobId: run.jobId });
+    setRun({ ...run, phase: 'paused' });
   };
   const resume = async () => {
     if (run.phase !== 'paused') return;
     await engineClient().resumeTraining(run.jobId);
-    setRun({ phase: 'running', jobId: run.jobId });
+    setRun({ ...run, phase: 'running' });
   };
   const cancel = async () => {
     if (run.phase !== 'running' && run.phase !== 'paused') return;
@@ -113,47 +130,46 @@ export function TrainingPanel({ latentSize = 64 }: { latentSize?: number }) {
     { label: 'total', values: points.map((p) => p.loss) },
     ...(groups.length > 1 ? groups.map((g) => ({ label: g, values: points.map((p) => p.groups[g] ?? null) })) : []),
   ];
-  const busy = run.phase === 'running' || run.phase === 'paused';
   const set = (patch: Partial<TrainingForm>) => setForm((f) => ({ ...f, ...patch }));
+  const field = (key: Exclude<keyof TrainingForm, 'objective'>, label: string, size: number, title: string) => (
+    <label title={title}>
+      {label}
+      <input type="text" value={form[key]} disabled={busy} size={size} onChange={(e) => set({ [key]: e.target.value })} data-testid={`training-${key}`} />
+    </label>
+  );
+  const previewImage: GeneratedImage | null = preview ? { jobId: `preview-${preview.step}`, variant: 'edited', width: preview.width, height: preview.height, rgba: preview.rgba, seed: preview.seed, ms: 0, editId: null } : null;
 
   return (
     <section className="panel training-panel" data-testid="training-panel">
       <h2>Fine-tune the erasure</h2>
-      {!editRecipe && <p className="hint">Erase a concept first: training starts from its concept set (RealEra also from its closed-form edit).</p>}
+      {!editRecipe && !saved && <p className="hint">Erase a concept first: training starts from its concept set (RealEra also from its closed-form edit).</p>}
       <div className="inline-fields">
         <label>
           objective
-          <select value={form.objective} disabled={busy} onChange={(e) => set({ objective: e.target.value as FineTuneObjective })} data-testid="training-objective">
+          <select value={form.objective} disabled={busy} onChange={(e) => set({ objective: e.target.value as TrainingForm['objective'] })} data-testid="training-objective">
             {FINE_TUNE_OBJECTIVES.map((o) => (
               <option key={o} value={o}>
-                {o === 'realera' ? 'RealEra noise alignment' : o === 'esd-x' ? 'ESD-x' : 'CRCE'}
+                {OBJECTIVE_NAMES[o]}
               </option>
             ))}
           </select>
         </label>
-        <label>
-          steps
-          <input type="text" value={form.steps} disabled={busy} size={6} onChange={(e) => set({ steps: e.target.value })} data-testid="training-steps" />
-        </label>
-        <label>
-          learning rate
-          <input type="text" value={form.learningRate} disabled={busy} size={8} onChange={(e) => set({ learningRate: e.target.value })} data-testid="training-lr" />
-        </label>
-        <label>
-          rank
-          <input type="text" value={form.rank} disabled={busy} size={4} onChange={(e) => set({ rank: e.target.value })} data-testid="training-rank" />
-        </label>
+        {field('steps', 'steps', 6, 'Optimizer steps')}
+        {field('learningRate', 'learning rate', 8, 'Adam learning rate (the papers use 1e-5)')}
+        {field('rank', 'rank', 4, 'Rank of the trained LoRA on each to_k / to_v')}
+        {field('latentSteps', 'z_t steps', 4, 'DDIM steps of the schedule z_t is denoised along (ESD, CRCE: 50) and of the anchor image (RealEra); fewer is faster and coarser')}
+        {field('every', 'every', 4, 'Save a checkpoint and refresh the after image every this many steps')}
       </div>
       {made && 'error' in made && <p className="form-error" data-testid="training-form-error">{made.error}</p>}
-      <div className="buttons">
+      <div className="button-row">
         {!busy && (
-          <button type="button" disabled={!ready || !recipe} onClick={() => void start(false)} data-testid="training-start">
+          <button type="button" disabled={!ready || !recipe} onClick={() => made && 'recipe' in made && void start(made.recipe, made.every, null)} data-testid="training-start">
             Train
           </button>
         )}
         {!busy && saved && (
-          <button type="button" disabled={!ready} onClick={() => void start(true)} data-testid="training-resume-saved">
-            Resume saved run (step {saved.step} of {saved.steps})
+          <button type="button" disabled={!ready} onClick={resumeSaved} data-testid="training-resume-saved">
+            Resume saved run ({OBJECTIVE_NAMES[trainingFormOf(saved.recipe, '')?.objective ?? ''] ?? 'training'}, step {saved.step} of {saved.steps})
           </button>
         )}
         {run.phase === 'running' && (
@@ -173,16 +189,35 @@ export function TrainingPanel({ latentSize = 64 }: { latentSize?: number }) {
         )}
       </div>
       {rate && (
-        <p className="training-rate" data-testid="training-rate">
+        <p className="training-rate" data-testid="training-rate" data-step={rate.step}>
           step {rate.step} / {rate.steps} · {rate.stepsPerSecond.toFixed(2)} steps/s · ETA {formatSeconds(rate.etaSeconds)}
           {run.phase === 'paused' ? ' · paused' : ''}
         </p>
       )}
-      {points.length > 0 && <LineChart x={points.map((p) => p.step)} series={series} xLabel="step" yLabel="loss" logY testId="training-loss-chart" />}
+      <div className="training-live">
+        {points.length > 0 && <LineChart x={points.map((p) => p.step)} series={series} xLabel="step" yLabel="loss" logY testId="training-loss-chart" />}
+        {previewImage && preview && (
+          <figure className="training-preview" data-testid="training-preview" data-step={preview.step}>
+            <ImageCanvas image={previewImage} label={`after, training step ${preview.step}`} />
+            <figcaption>
+              after · {OBJECTIVE_NAMES[preview.objective] ?? preview.objective} LoRA at step {preview.step} · seed {preview.seed}
+            </figcaption>
+          </figure>
+        )}
+      </div>
       {run.phase === 'done' && (
-        <p data-testid="training-done">
-          Trained {run.summary.steps} steps{run.summary.resumedAt > 0 ? ` (resumed at ${run.summary.resumedAt})` : ''}: the LoRA (rank {run.summary.rank}) is now the current edit; export it in the LoRA panel.
-        </p>
+        <div data-testid="training-done">
+          <p>
+            Trained {run.summary.steps} steps{run.summary.resumedAt > 0 ? ` (resumed at ${run.summary.resumedAt})` : ''}
+            {run.file ? `: the LoRA (rank ${run.summary.rank}) is now the current edit, as ${run.file.fileName}.` : run.adoptError ? '.' : '; applying its LoRA…'}
+          </p>
+          {run.adoptError && <p className="form-error">{run.adoptError}</p>}
+          {run.file && (
+            <button type="button" onClick={() => run.file && saveBlob(new Blob([run.file.bytes as Uint8Array<ArrayBuffer>], { type: 'application/octet-stream' }), run.file.fileName)} data-testid="training-download">
+              Download LoRA
+            </button>
+          )}
+        </div>
       )}
       {run.phase === 'failed' && (
         <p className="form-error" data-testid="training-error">
