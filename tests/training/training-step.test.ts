@@ -72,10 +72,11 @@ describe.each(['tiny-sd15', 'tiny-sd21'] as const)('%s: LoRA gradients through t
 describe('tiny-sd15 training', () => {
 
   // The sanity run: Adam on all attn2 K/V LoRAs (rank 4), fused attention, 8x8 latent.
-  // About 3 s a step on SwiftShader (measured: 100 steps in 310 s, loss x3708), so this is the
-  // longest test of the suite; it stays in CI because it is the one that shows training works.
-  test('100 Adam steps on the K/V LoRAs bring the output for prompt A to the original output for prompt B (loss down 10x)', async () => {
-    const steps = 100;
+  // About 3 s a step on SwiftShader (measured: 100 steps in 310 s, loss x3708; 30 steps, loss
+  // x67), so it takes 30: still the longest test of the unit stage, and it stays in CI because it
+  // is the one that shows training works.
+  test('30 Adam steps on the K/V LoRAs bring the output for prompt A to the original output for prompt B (loss down 10x)', async () => {
+    const steps = 30;
     const setup = await setUpTraining(ctx, pack, { shape: { batch: 1, latentHeight: 8, latentWidth: 8 }, fuseAttention: true });
     try {
       await ctx.sync();
