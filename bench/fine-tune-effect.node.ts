@@ -1,5 +1,5 @@
 /**
- * What fine-tuning erases on the concept world (issue 14's bench): erase one class ("cat") with
+ * What fine-tuning erases on the concept world: erase one class ("cat") with
  * the closed form alone (UCE), the closed form + RealEra noise alignment, ESD-x and CRCE, and
  * judge each model with the evaluation protocol (src/evaluation: runEvaluation, the same code as
  * `lethe eval`): Acc_e on the class's name, Acc_s on the other classes, Acc_g on its synonyms,

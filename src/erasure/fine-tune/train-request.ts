@@ -1,18 +1,12 @@
 /** Fine-tuning as the UI and the CLI ask for it (Engine.train), its progress and its result. */
-import type { SchedulerKind } from '../../pipeline/schedulers/scheduler.ts';
+import type { GenerateRequest } from '../../pipeline/generate.ts';
 import type { LossGroup } from './loss-terms.ts';
 
-/** The "after" image a run refreshes from its current LoRA (the same seed every time). */
-export interface TrainingPreviewRequest {
+/** The "after" image a run refreshes from its current LoRA (the same seed every time), at the pack's native size. */
+export type TrainingPreviewRequest = Pick<GenerateRequest, 'prompt' | 'negativePrompt' | 'seed' | 'steps' | 'guidance' | 'scheduler'> & {
   /** Every this many steps, and after the last. */
-  every: number;
-  prompt: string;
-  negativePrompt?: string;
-  seed: number;
-  steps: number;
-  guidance: number;
-  scheduler: SchedulerKind;
-}
+  readonly every: number;
+};
 
 /** A preview image of the LoRA as it was after `step` steps. */
 export interface TrainingPreview {
