@@ -11,7 +11,7 @@
  *
  *   node bin/run-ts.mjs bench/fine-tune-effect.node.ts [--pack demo:concept-world] [--erase cat]
  *     [--seeds 1] [--steps 10] [--templates 2] [--objectives realera,esd-x,crce]
- *     [--train-steps 4 | realera=4,esd-x=4,crce=2] [--lr 2e-2] [--rank 4] [--latent-steps 4]
+ *     [--train-steps 4 | realera=4,esd-x=4,crce=2] [--lr 2e-2 | realera=2e-2,esd-x=5e-3] [--rank 4] [--latent-steps 4]
  *     [--corefs-per-step 1] [--retains-per-step 1] [--train-seed 0] [--corefs synonyms|none]
  *     [--speed-packs none|PACK,PACK] [--speed-steps 2] [--speed-only] [--out FILE]
  *
@@ -83,8 +83,9 @@ const sampleSteps = Number(values.steps ?? 10);
 const objectives = (values.objectives ?? FINE_TUNE_OBJECTIVES.join(',')).split(',').filter(Boolean) as FineTuneObjective[];
 for (const o of objectives) if (!FINE_TUNE_OBJECTIVES.includes(o)) throw new Error(`--objectives: ${o} is not one of ${FINE_TUNE_OBJECTIVES.join(', ')}`);
 const DEFAULT_TRAIN_STEPS: Record<FineTuneObjective, number> = { realera: 4, 'esd-x': 4, crce: 2 };
-const trainSteps = parseTrainSteps(values['train-steps']);
-const learningRate = Number(values.lr ?? 2e-2);
+const trainSteps = parsePerObjective(values['train-steps'], '--train-steps', DEFAULT_TRAIN_STEPS, (t) => /^\d+$/.test(t));
+const learningRates = parsePerObjective(values.lr, '--lr', { realera: 2e-2, 'esd-x': 2e-2, crce: 2e-2 }, (t) => Number(t) > 0 && Number(t) <= 1);
+const describeRates = () => (new Set(Object.values(learningRates)).size === 1 ? `${learningRates.realera}` : objectives.map((o) => `${o} ${learningRates[o]}`).join(', '));
 const rank = Number(values.rank ?? 4);
 const latentSteps = Number(values['latent-steps'] ?? 4);
 const trainSeed = Number(values['train-seed'] ?? 0);
@@ -96,19 +97,19 @@ const retainsPerStep = Number(values['retains-per-step'] ?? 1);
 const speedPacks = (values['speed-packs'] ?? (speedOnly ? `${packArg},demo:tiny-sd15` : 'none')).split(',').filter((p) => p !== '' && p !== 'none');
 const speedSteps = Number(values['speed-steps'] ?? 2);
 
-/** "60" (every objective) or "realera=40,esd-x=60" (the others keep their defaults). */
-function parseTrainSteps(text: string | undefined): Record<FineTuneObjective, number> {
-  const out = { ...DEFAULT_TRAIN_STEPS };
+/** "60" (every objective) or "realera=40,esd-x=60" (the others keep their defaults); learning rates likewise. */
+function parsePerObjective(text: string | undefined, flag: string, defaults: Record<FineTuneObjective, number>, valid: (text: string) => boolean): Record<FineTuneObjective, number> {
+  const out = { ...defaults };
   if (text === undefined) return out;
-  if (/^\d+$/.test(text)) {
+  if (valid(text)) {
     for (const o of FINE_TUNE_OBJECTIVES) out[o] = Number(text);
     return out;
   }
   for (const part of text.split(',')) {
-    const [name, count] = part.split('=');
-    if (!FINE_TUNE_OBJECTIVES.includes(name as FineTuneObjective) || !/^\d+$/.test(count ?? ''))
-      throw new Error(`--train-steps: expected N or objective=N,... (objectives ${FINE_TUNE_OBJECTIVES.join(', ')}), got ${part}`);
-    out[name as FineTuneObjective] = Number(count);
+    const [name, value] = part.split('=');
+    if (!FINE_TUNE_OBJECTIVES.includes(name as FineTuneObjective) || !valid(value ?? ''))
+      throw new Error(`${flag}: expected a value or objective=value,... (objectives ${FINE_TUNE_OBJECTIVES.join(', ')}), got ${part}`);
+    out[name as FineTuneObjective] = Number(value);
   }
   return out;
 }
@@ -224,7 +225,7 @@ function trainingRecipe(closedFormRecipe: string, objective: FineTuneObjective, 
   const fineTune: FineTuneOptions = {
     ...fineTuneDefaults(objective, sampleSize()),
     steps,
-    learningRate,
+    learningRate: learningRates[objective],
     rank,
     alpha: rank,
     latentSteps,
@@ -277,7 +278,7 @@ function writeReport(): string {
     return c ? formatAccuracy(c.accuracy.probability) : '–';
   };
   const rate = (f: TrainingFigures) => `${f.stepsPerSecond.toFixed(4)} (${f.laterStepsPerSecond?.toFixed(4) ?? '–'}) | ${f.cpuSecondsPerStep.toFixed(0)}`;
-  const trainingLine = `Training: rank ${rank} LoRA on attn2 to_k/to_v, Adam lr ${learningRate}, batch 1, seed ${trainSeed}, training latents from ${latentSteps} DDIM steps at guidance 3, CRCE ${corefsPerStep} coref(s) and ${retainsPerStep} retain(s) per step`;
+  const trainingLine = `Training: rank ${rank} LoRA on attn2 to_k/to_v, Adam lr ${describeRates()}, batch 1, seed ${trainSeed}, training latents from ${latentSteps} DDIM steps at guidance 3, CRCE ${corefsPerStep} coref(s) and ${retainsPerStep} retain(s) per step`;
   const table = [
     ...(rows.length
       ? [
@@ -323,7 +324,7 @@ function writeReport(): string {
         erased,
         concepts,
         protocol: { classes: classes.length, templates, seeds, sampling, prompts: protocol.prompts.length },
-        training: { learningRate, rank, alpha: rank, latentSteps, seed: trainSeed, steps: trainSteps, corefsPerStep, retainsPerStep },
+        training: { learningRates, rank, alpha: rank, latentSteps, seed: trainSeed, steps: trainSteps, corefsPerStep, retainsPerStep },
         rows,
         speed,
         images: generated,
