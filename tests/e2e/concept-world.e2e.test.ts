@@ -47,11 +47,13 @@ describe('the concept-world demo in the studio', () => {
     const cat = await generatePair(page, { prompt: 'a photo of a cat', seed: SEED, steps: STEPS, guidance: 7.5 }, 300_000);
     expect(await judged(cat.original)).toBe('cat');
 
-    // The erase starts filling the comparison grid; one seed keeps it from delaying this test long.
+    // The erase starts filling the comparison grid (the workbench test's subject): here its
+    // images would only compete with this test's, so it is stopped once it starts.
     await page.getByTestId('grid-seeds').selectOption('1');
     await page.getByTestId('concept').fill('cat');
     await page.getByTestId('erase-button').click();
     await page.waitForFunction(() => (window.__lethe?.editId ?? null) !== null, null, { timeout: 300_000, polling: 100 });
+    await page.getByTestId('grid-stop').click({ timeout: 60_000 });
     const editId = await currentEditId(page);
     await waitForEditedImage(page, editId, 300_000);
     const erased = await lastPair(page);
