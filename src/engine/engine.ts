@@ -22,6 +22,7 @@ import { JobQueue } from './job-queue.ts';
 import { LoadedModel } from './loaded-model.ts';
 import type { EnginePlatform } from './platform.ts';
 import { GpuContext } from '../gpu/context.ts';
+import type { GpuTensor } from '../gpu/tensor.ts';
 import { acquireDevice, adapterProblems, WebGpuUnavailableError, type AdapterReport } from '../gpu/device.ts';
 import { selfTest } from '../gpu/self-test.ts';
 import { evaluate, type EvaluationProgressEvent, type EvaluationRequest, type EvaluationResult } from '../evaluation/evaluate.ts';
@@ -285,20 +286,8 @@ export class Engine implements EngineApi {
           encode: (prompts) => model.encode(ctx, prompts),
           frozenUnet: {
             conditioned: async (embedding) => {
-              const kv = projectKv(ctx, embedding, model.weights);
-              // ORT reads K/V from our buffers: our writes must be submitted before its commands.
-              ctx.flush();
-              const conditioning = await model.unet.conditioning(ctx, kv).catch((error: unknown) => {
-                kv.release();
-                throw error;
-              });
-              return {
-                predict: (latents, shape, timestep) => model.unet.predict(latents, shape, timestep, conditioning),
-                release() {
-                  conditioning.release();
-                  kv.release();
-                },
-              };
+              const conditioning = await this.conditionEmbedding(ctx, model, embedding, undefined);
+              return { predict: (latents, shape, timestep) => model.unet.predict(latents, shape, timestep, conditioning), release: () => conditioning.release() };
             },
           },
         };
@@ -624,11 +613,25 @@ export class Engine implements EngineApi {
   /** K/V of every cross-attention layer for `prompts`, under `edit`, as UNet inputs. */
   private async condition(ctx: GpuContext, model: LoadedModel, edit: Pick<ActiveEdit, 'deltas'> | null, prompts: string[]): Promise<UnetConditioning> {
     const embedding = await model.encode(ctx, prompts);
-    const kv = projectKv(ctx, embedding, model.weights, edit?.deltas);
-    embedding.release();
+    try {
+      return await this.conditionEmbedding(ctx, model, embedding, edit?.deltas);
+    } finally {
+      embedding.release();
+    }
+  }
+
+  /** K/V of `embedding` (the caller keeps it), under `deltas`, as UNet inputs; release() frees both. */
+  private async conditionEmbedding(ctx: GpuContext, model: LoadedModel, embedding: GpuTensor, deltas: KvDeltas | undefined): Promise<UnetConditioning> {
+    const kv = projectKv(ctx, embedding, model.weights, deltas);
     // ORT reads K/V from our buffers: our writes must be submitted before its commands.
     ctx.flush();
-    const conditioning = await model.unet.conditioning(ctx, kv);
+    let conditioning: UnetConditioning;
+    try {
+      conditioning = await model.unet.conditioning(ctx, kv);
+    } catch (error) {
+      kv.release();
+      throw error;
+    }
     return {
       feeds: conditioning.feeds,
       release() {

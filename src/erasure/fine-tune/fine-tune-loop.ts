@@ -213,7 +213,6 @@ export async function runFineTune(ctx: GpuContext, model: FineTuneModel, run: Fi
       values.forEach((v, i) => given.set(`v_${i}`, v));
       return given;
     };
-    // Each text's frozen predictor is made once per run (embedding conditionings are one-off).
     const wgslFrozen = async (latents: Float32Array, t: number, e: GpuTensor): Promise<Float32Array> => {
       const kv = projectKv(ctx, e, model.weights as CrossAttentionWeights);
       const sample = ctx.upload(latents, latentShape);
@@ -239,6 +238,7 @@ export async function runFineTune(ctx: GpuContext, model: FineTuneModel, run: Fi
             releaseEmbedding(cond, e);
           }
         }
+        // Each text's frozen predictor is made once per run (embedding conditionings are one-off).
         if (cond.kind === 'text') {
           let predictor = frozenByText.get(cond.text);
           if (!predictor) {
