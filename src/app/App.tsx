@@ -17,7 +17,6 @@ import { useStudioShortcuts } from './shortcuts.ts';
 import { useStudio } from './store.ts';
 import { installTestHooks } from './test-hooks.ts';
 
-
 /**
  * The erasure workbench: the order on screen is the order of the work (model -> concept ->
  * erase -> compare -> export). Wide windows put the steps on the left and the results on the
