@@ -383,6 +383,11 @@ export class Engine implements EngineApi {
       const model = this.requireModel();
       const started = performance.now();
       const recipe = parseRecipe(recipeJson, 'recipe');
+      // Rebuilding would apply only its closed-form part: a trained edit lives in its LoRA file.
+      if (recipe.fineTune)
+        throw new InputError(
+          `recipe: fineTune: this recipe describes a fine-tuning run (${recipe.fineTune.objective}, ${recipe.fineTune.steps} steps), whose result is a LoRA file, not a closed-form edit; open the LoRA that run wrote (--lora, or "Open LoRA" in the studio), or train it again (lethe train --recipe)`,
+        );
       const built = await rebuildFromRecipe(recipe, this.erasureEncoder(ctx, model), this.erasureContext(model));
       return this.activateClosedForm(ctx, model, built, started);
     });

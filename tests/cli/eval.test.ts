@@ -1,8 +1,9 @@
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeAll, describe, expect, test, vi } from 'vitest';
 import { main } from '../../src/cli/main.ts';
+import { fineTuneDefaults } from '../../src/erasure/fine-tune/fine-tune-options.ts';
 import { parseReport, serializeReport } from '../../src/evaluation/report.ts';
 import { forgeStandInJudge } from '../support/forge-judge.ts';
 
@@ -64,6 +65,41 @@ describe('lethe eval on the demo pack with the stand-in judge', () => {
     expect(refused.err.join('\n')).toMatch(/runs\[0\]\.metrics: do not follow from the run's images \(Acc_e/);
     expect(serializeReport(report)).toContain('"format": "lethe-evaluation"');
   }, 120_000);
+
+  test('a LoRA run replays from the file beside its report; without it the message says so; a training recipe is refused', async () => {
+    capture();
+    expect(await main(['erase', '--pack', 'demo:tiny-sd15', '--concept', 'cat', '--retain', 'dog', '--out', path('lora-recipe.json')])).toBe(0);
+    mkdirSync(path('reports'));
+    const lora = join(path('reports'), 'cat-edit.safetensors');
+    expect(await main(['export', '--recipe', path('lora-recipe.json'), '--pack', 'demo:tiny-sd15', '--format', 'kohya', '--rank', 'exact', '--dtype', 'fp32', '--out', lora])).toBe(0);
+    expect(await main(['eval', ...common, '--lora', lora, '--erased', 'cat', '--out', join(path('reports'), 'report.json')])).toBe(0);
+    const report = parseReport(readFileSync(join(path('reports'), 'report.json'), 'utf8'), 'report.json');
+    expect(report.runs[1].edit).toMatchObject({ kind: 'lora', fileName: 'cat-edit.safetensors', strength: 1 });
+
+    vi.restoreAllMocks();
+    const replay = capture();
+    expect(await main(['eval', '--pack', 'demo:tiny-sd15', '--replay', join(path('reports'), 'report.json'), '--judge', `concept-world:${path('judge.onnx')}`])).toBe(0);
+    expect(replay.out.join('\n')).toContain('replay: every number of');
+
+    renameSync(lora, path('moved.safetensors'));
+    vi.restoreAllMocks();
+    const missing = capture();
+    expect(await main(['eval', '--pack', 'demo:tiny-sd15', '--replay', join(path('reports'), 'report.json'), '--judge', `concept-world:${path('judge.onnx')}`])).toBe(2);
+    expect(missing.err.join('\n')).toContain('used the LoRA cat-edit.safetensors, which is not beside the report; give it with --lora');
+    vi.restoreAllMocks();
+    const given = capture();
+    expect(await main(['eval', '--pack', 'demo:tiny-sd15', '--replay', join(path('reports'), 'report.json'), '--lora', path('moved.safetensors'), '--judge', `concept-world:${path('judge.onnx')}`])).toBe(0);
+    expect(given.out.join('\n')).toContain('replay: every number of');
+
+    const training = JSON.parse(readFileSync(path('lora-recipe.json'), 'utf8'));
+    training.fineTune = fineTuneDefaults('esd-x', 8);
+    writeFileSync(path('training.json'), JSON.stringify(training));
+    vi.restoreAllMocks();
+    const refused = capture();
+    expect(await main(['eval', ...common, '--recipe', path('training.json'), '--out', path('never.json')])).toBe(1);
+    expect(refused.err.join('\n')).toContain('fineTune: this recipe describes a fine-tuning run (esd-x, 1000 steps), whose result is a LoRA file');
+    expect(existsSync(path('never.json'))).toBe(false);
+  }, 180_000);
 
   test('usage errors name the flag', async () => {
     const { err } = capture();

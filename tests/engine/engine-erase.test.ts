@@ -4,6 +4,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import type { EraseRequest, GenerateParams } from '../../src/engine/api.ts';
 import { createNodeEngine } from '../../src/engine/node-engine.ts';
+import { fineTuneDefaults } from '../../src/erasure/fine-tune/fine-tune-options.ts';
+import { parseRecipe, serializeRecipe } from '../../src/erasure/recipe.ts';
 import { NodeDirBlobCache } from '../../src/model/cache/node-dir.ts';
 
 const engine = await createNodeEngine({ cache: new NodeDirBlobCache(mkdtempSync(join(tmpdir(), 'lethe-erase-'))) });
@@ -71,6 +73,13 @@ describe('closed-form erasure in the engine (demo pack)', () => {
     const summary = await engine.erase(eraseCat);
     const foreign = summary.recipe.replace(/"sha256": "[0-9a-f]{64}"/, `"sha256": "${'a'.repeat(64)}"`);
     await expect(engine.applyRecipe(foreign)).rejects.toThrow(/load that pack/);
+  });
+
+  test("a fine-tuning run's recipe is refused (its result is a LoRA file), and the current edit stays", async () => {
+    const summary = await engine.erase(eraseCat);
+    const training = serializeRecipe({ ...parseRecipe(summary.recipe, 'recipe'), fineTune: fineTuneDefaults('esd-x', 8) });
+    await expect(engine.applyRecipe(training)).rejects.toThrow('recipe: fineTune: this recipe describes a fine-tuning run (esd-x, 1000 steps), whose result is a LoRA file');
+    expect((await engine.generate(params())).editId).toBe(summary.id);
   });
 });
 

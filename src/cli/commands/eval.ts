@@ -218,10 +218,10 @@ async function replayRequest(report: EvaluationReport, engine: Engine, flags: { 
       runs.push({ kind: 'original', label: run.label });
       continue;
     }
-    const lora = flags.lora;
     if (run.edit.kind === 'recipe') await engine.applyRecipe(run.edit.recipe);
     else {
-      if (!lora) throw new UsageError(`--replay ${file}: run "${run.label}" used the LoRA ${run.edit.fileName}; give it with --lora`);
+      const lora = loraFileFor(run.edit.fileName, flags.lora, file);
+      if (!lora) throw new UsageError(`--replay ${file}: run "${run.label}" used the LoRA ${run.edit.fileName}, which is not beside the report; give it with --lora`);
       const imported = await engine.importLora(readInputBytes(lora, '--lora'), basename(lora), run.edit.strength);
       if (imported.editId !== run.edit.id) throw new InputError(`--lora ${lora} is not the file run "${run.label}" used (edit ${imported.editId.slice(0, 12)}, the report has ${run.edit.id.slice(0, 12)})`);
     }
@@ -231,6 +231,17 @@ async function replayRequest(report: EvaluationReport, engine: Engine, flags: { 
     runs.push({ kind: 'edited', editId: id, label: run.label });
   }
   return { protocol: report.protocol, judge, runs, ...(report.clipScore ? { clipScore: { model: report.clipScore.model, ...hubEndpoint() } } : {}) };
+}
+
+/**
+ * The LoRA file of a replayed run: --lora when it has the run's file name (or when nothing else
+ * is there), else the file of that name beside the report (a report of several LoRA runs, such as
+ * the eval-table bench's, keeps them there). A wrong file fails on its edit id.
+ */
+function loraFileFor(fileName: string, flag: string | undefined, reportFile: string): string | undefined {
+  if (flag && basename(flag) === fileName) return flag;
+  const beside = join(dirname(reportFile), basename(fileName));
+  return existsSync(beside) ? beside : flag;
 }
 
 function progressLine(p: EvaluationProgressEvent): string {
