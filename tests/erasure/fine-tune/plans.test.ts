@@ -161,7 +161,7 @@ describe('step plans', () => {
     expect(few.samples[0].terms.filter((t) => t.group === 'retain')).toHaveLength(0);
   });
 
-  test('RealEra: odd steps align the erase prompt with the anchor; even steps a perturbed neighbor with the anchor and a beyond sample with itself', async () => {
+  test('RealEra: odd steps align the erase prompt with the anchor; even steps a perturbed neighbor with the anchor, a beyond sample and retained concepts with themselves', async () => {
     // A stand-in embedding: the RealEra window is met with the default radii when |e| ~ sqrt(n) * 6.
     const width = 4096;
     const embed = async (prompt: string) => {
@@ -179,8 +179,23 @@ describe('step plans', () => {
     expect(first.latent).toMatchObject({ kind: 'anchor-image', prompt: anchor });
     const even = await objectiveFor('realera').planStep(1, ctx);
     const [second] = even.samples;
-    expect(second.terms.map((t) => t.group)).toEqual(['neighbor', 'beyond']);
-    const [neighbor, beyond] = second.terms;
+    expect(second.terms.map((t) => t.group)).toEqual(['neighbor', 'beyond', 'retain', 'retain', 'retain']);
+    const [neighbor, beyond, ...retains] = second.terms;
+    // Retained concepts in the pair's template, kept at the original's prediction, weighted by certainty over the count.
+    const retainWeights = new Map([['dog', 1], ['horse', 0.8], ['tiger', 0.6], ['lion', 0.4]]);
+    const template = PROMPT_TEMPLATES.object.find((t) => t.replace('{}', 'animal') === second.latent.prompt)!;
+    for (const term of retains) {
+      const prompt = term.input.kind === 'text' ? term.input.text : '';
+      const name = [...retainWeights.keys()].find((r) => template.replace('{}', r) === prompt);
+      expect(name, prompt).toBeDefined();
+      expect(term.target).toEqual({ kind: 'original', cond: term.input });
+      expect(term.weight).toBeCloseTo(retainWeights.get(name!)! / 3, 12);
+    }
+    expect(new Set(retains.map((t) => (t.input.kind === 'text' ? t.input.text : ''))).size).toBe(3);
+    // retainsPerStep 0: Algorithm 1 as printed, and the same neighbor and beyond draws.
+    const paper = await objectiveFor('realera').planStep(1, { ...ctx, options: { ...ctx.options, retainsPerStep: 0 } });
+    expect(paper.samples[0].terms.map((t) => t.group)).toEqual(['neighbor', 'beyond']);
+    expect(paper.samples[0].terms).toEqual(second.terms.slice(0, 2));
     expect(neighbor.input.kind).toBe('embedding');
     expect(neighbor.target).toMatchObject({ kind: 'original', cond: { kind: 'text', text: second.latent.prompt } });
     expect(beyond.target).toEqual({ kind: 'original', cond: beyond.input });
