@@ -1,32 +1,45 @@
 /**
  * RealEra's object table on the concept world, "erase one class" for each class: the original
  * model, UCE closed form and RealEra closed form (each erasing the class and retaining the other
- * nine), with Acc_e, Acc_s, Acc_g, H_o per class and averaged. Same protocol code as `lethe eval`
- * (runEvaluation), with the original model's images made once and shared by every class.
+ * nine), and the fine-tuned erasures (UCE + RealEra noise alignment, ESD-x, CRCE) trained with
+ * that same concept set, with Acc_e, Acc_s, Acc_g, H_o per class and averaged. Same protocol code
+ * as `lethe eval` (runEvaluation), with the original model's images made once and shared by every
+ * class.
  *
  *   node bin/run-ts.mjs bench/eval-table.node.ts --pack public/concept-world/pack [--classes cat,dog]
- *     [--methods uce,realera] [--seeds 2] [--steps 20] [--templates 7] [--judge public/concept-world/judge.onnx]
- *     [--out bench/results/eval-table] [--readme README.md]
+ *     [--methods uce,realera,realera-align,esd-x,crce] [--seeds 2] [--steps 20] [--templates 7]
+ *     [--judge public/concept-world/judge.onnx] [--out bench/results/eval-table] [--readme README.md]
+ *     [--append] [--train-steps realera=6,esd-x=12,crce=4] [--lr 2e-2 | esd-x=1e-2,...] [--rank 4]
+ *     [--latent-steps 4] [--retains-per-step 1] [--train-seed 0]
  *
  * Writes one report per class (<out>/<class>.json, replayable with `lethe eval --replay`, which
- * re-runs both edits) and the table (<out>/table.md); prints progress with an ETA. With --readme,
- * the table and the command that made it also replace what stands between the file's
- * `<!-- eval-table:begin -->` and `<!-- eval-table:end -->` lines.
+ * re-runs the closed-form edits from their recipes and reads each fine-tuned edit from its LoRA
+ * file, <out>/<class>-<objective>.safetensors, beside the report) and the table (<out>/table.md);
+ * prints progress with an ETA. --append keeps the runs already in <out>/<class>.json (same
+ * protocol) and adds only the methods they lack, so the slow fine-tuned rows can be measured
+ * after the closed-form ones. With --readme, the table and the command that made it also replace
+ * what stands between the file's `<!-- eval-table:begin -->` and `<!-- eval-table:end -->` lines.
+ *
+ * Fine-tuning here is sized for SwiftShader (a handful of steps at a high learning rate; see
+ * bench/fine-tune-effect.node.ts); on a GPU use the papers' settings (--train-steps
+ * realera=200,esd-x=1000,crce=300 --lr 1e-5 --latent-steps 50).
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { packSpecFromArg } from '../src/cli/pack-arg.ts';
 import { createNodeEngine } from '../src/engine/node-engine.ts';
-import type { ErasureMethod } from '../src/erasure/recipe.ts';
+import { FINE_TUNE_OBJECTIVES, fineTuneDefaults, type FineTuneObjective, type FineTuneOptions } from '../src/erasure/fine-tune/fine-tune-options.ts';
+import { parseRecipe, serializeRecipe, type ErasureMethod } from '../src/erasure/recipe.ts';
 import { createConceptWorldJudge, parseConceptWorldLabels } from '../src/evaluation/judges/concept-world-judge.ts';
 import type { JudgeImage } from '../src/evaluation/judges/judge.ts';
 import { formatAccuracy } from '../src/evaluation/summary-table.ts';
 import { cifar10Preset, parseConceptWorld, selectClasses } from '../src/evaluation/presets.ts';
 import { planPrompts, seedList, type EvaluationProtocol } from '../src/evaluation/protocol.ts';
-import { serializeReport, type EvaluationReport, type EvaluationRun } from '../src/evaluation/report.ts';
+import { parseReport, serializeReport, type EvaluationReport, type EvaluationRun } from '../src/evaluation/report.ts';
 import { runEvaluation, type ImageSource } from '../src/evaluation/runner.ts';
 import { NodeOnnxRunner } from '../src/pipeline/onnx/node-runner.ts';
+import { isLearningRate, isStepCount, parsePerObjective } from './per-objective.ts';
 
 const { values } = parseArgs({
   options: {
@@ -40,6 +53,13 @@ const { values } = parseArgs({
     templates: { type: 'string' },
     out: { type: 'string' },
     readme: { type: 'string' },
+    append: { type: 'boolean' },
+    'train-steps': { type: 'string' },
+    lr: { type: 'string' },
+    rank: { type: 'string' },
+    'latent-steps': { type: 'string' },
+    'retains-per-step': { type: 'string' },
+    'train-seed': { type: 'string' },
   },
 });
 if (!values.pack) throw new Error('--pack is required (the concept-world pack: public/concept-world/pack; demo for a smoke run)');
@@ -52,7 +72,25 @@ const README_END = '<!-- eval-table:end -->';
 const readmeText = values.readme ? readFileSync(values.readme, 'utf8') : null;
 if (values.readme && readmeText !== null && !(readmeText.includes(`\n${README_BEGIN}\n`) && readmeText.includes(`\n${README_END}\n`) && readmeText.indexOf(README_BEGIN) < readmeText.indexOf(README_END)))
   throw new Error(`--readme ${values.readme}: expected a line ${README_BEGIN} and, after it, a line ${README_END}`);
-const methods = (values.methods ?? 'uce,realera').split(',') as ErasureMethod[];
+/** Closed forms by their ErasureMethod, fine-tuned erasures by their objective ("realera-align": RealEra's noise alignment on the UCE edit). */
+const METHODS = {
+  uce: { label: 'UCE', closedForm: 'uce', objective: null },
+  realera: { label: 'RealEra', closedForm: 'realera', objective: null },
+  'realera-align': { label: 'UCE + RealEra alignment', closedForm: 'uce', objective: 'realera' },
+  'esd-x': { label: 'ESD-x', closedForm: 'uce', objective: 'esd-x' },
+  crce: { label: 'CRCE', closedForm: 'uce', objective: 'crce' },
+} as const satisfies Record<string, { label: string; closedForm: ErasureMethod; objective: FineTuneObjective | null }>;
+type MethodName = keyof typeof METHODS;
+const methods = (values.methods ?? 'uce,realera').split(',') as MethodName[];
+for (const m of methods) if (!Object.hasOwn(METHODS, m)) throw new Error(`--methods: ${m} is not one of ${Object.keys(METHODS).join(', ')}`);
+const trainSteps = parsePerObjective(values['train-steps'], '--train-steps', { realera: 6, 'esd-x': 12, crce: 4 }, isStepCount);
+const learningRates = parsePerObjective(values.lr, '--lr', { realera: 2e-2, 'esd-x': 1e-2, crce: 2e-2 }, isLearningRate);
+const rank = Number(values.rank ?? 4);
+const latentSteps = Number(values['latent-steps'] ?? 4);
+const retainsPerStep = Number(values['retains-per-step'] ?? 1);
+const trainSeed = Number(values['train-seed'] ?? 0);
+const trained = methods.map((m) => METHODS[m].objective).filter((o): o is FineTuneObjective => o !== null);
+for (const o of trained) if (!FINE_TUNE_OBJECTIVES.includes(o)) throw new Error(`unknown objective ${o}`);
 const seeds = seedList(Number(values.seeds ?? 2));
 const steps = Number(values.steps ?? 20);
 
@@ -86,39 +124,95 @@ const source: ImageSource = {
   },
 };
 
-// Images still to make: originals of every prompt once, then every prompt per class and method.
+const reportBase = (protocol: EvaluationProtocol): Omit<EvaluationReport, 'runs'> => ({ format: 'lethe-evaluation', version: 1, pack: { id: pack.id, description: pack.description }, protocol, judge: { descriptor: judge.descriptor, labels: [...judge.labels] } });
 const perClassPrompts = (erased: string) => planPrompts(classes, [erased], templates);
-const originalPrompts = new Set(erasedClasses.flatMap((c) => perClassPrompts(c).map((p) => p.text)));
-const totalImages = (originalPrompts.size + erasedClasses.length * methods.length * perClassPrompts(erasedClasses[0]).length) * seeds.length;
+const protocolOf = (erased: string): EvaluationProtocol => ({ classes, erased: [erased], prompts: perClassPrompts(erased), seeds, sampling });
+const canonical = (value: unknown) => JSON.stringify(value);
+
+/** --append: the runs already measured for this class under the same protocol, pack and judge (none otherwise). */
+function storedRuns(erased: string): EvaluationRun[] {
+  const file = join(outDir, `${erased}.json`);
+  if (!values.append || !existsSync(file)) return [];
+  const stored = parseReport(readFileSync(file, 'utf8'), file);
+  const same = stored.pack.id === pack.id && canonical(stored.protocol) === canonical(protocolOf(erased)) && canonical(stored.judge.descriptor) === canonical(judge.descriptor);
+  if (!same) throw new Error(`--append: ${file} was measured with another pack, judge or protocol (seeds, templates, steps); move it away or drop --append`);
+  return stored.runs;
+}
+const storedByClass = new Map(erasedClasses.map((c) => [c, storedRuns(c)]));
+const hasRun = (erased: string, label: string) => storedByClass.get(erased)!.some((r) => r.label === label);
+
+// Images still to make: originals of every prompt once (unless stored), then every prompt per class and method not stored.
+const originalPrompts = new Set(erasedClasses.filter((c) => !hasRun(c, 'original')).flatMap((c) => perClassPrompts(c).map((p) => p.text)));
+const runsToMake = erasedClasses.reduce((n, c) => n + methods.filter((m) => !hasRun(c, METHODS[m].label)).length, 0);
+const totalImages = (originalPrompts.size + runsToMake * perClassPrompts(erasedClasses[0]).length) * seeds.length;
 const progress = (what: string) => {
   const elapsed = (performance.now() - started) / 1000;
   const eta = generated > 0 ? (elapsed / generated) * (totalImages - generated) : NaN;
-  process.stderr.write(`[${generated}/${totalImages} images, ${elapsed.toFixed(0)} s, ETA ${Number.isFinite(eta) ? `${(eta / 60).toFixed(1)} min` : '?'}] ${what}\n`);
+  process.stderr.write(`[${generated}/${totalImages} images, ${elapsed.toFixed(0)} s, ETA ${Number.isFinite(eta) ? `${(eta / 60).toFixed(1)} min` : '?'} (images only)] ${what}\n`);
 };
 
+/** A training recipe: the closed-form edit's recipe (concept set, templates) plus this bench's fineTune section. */
+function trainingRecipe(closedFormRecipe: string, objective: FineTuneObjective): string {
+  const fineTune: FineTuneOptions = {
+    ...fineTuneDefaults(objective, engine.loadedModel?.pack.manifest.dims.sampleSize ?? 8),
+    steps: trainSteps[objective],
+    learningRate: learningRates[objective],
+    rank,
+    alpha: rank,
+    latentSteps,
+    seed: trainSeed,
+    retainsPerStep,
+  };
+  return serializeRecipe({ ...parseRecipe(closedFormRecipe, 'closed-form edit'), fineTune });
+}
+
+/** Seconds per training run, per objective (the table's footnote). */
+const trainingSeconds = new Map<FineTuneObjective, number[]>();
 const reports: EvaluationReport[] = [];
 for (const erased of erasedClasses) {
-  const protocol: EvaluationProtocol = { classes, erased: [erased], prompts: perClassPrompts(erased), seeds, sampling };
-  const runs: EvaluationRun[] = [];
+  const protocol = protocolOf(erased);
+  const runs: EvaluationRun[] = [...storedByClass.get(erased)!];
   const evaluate = async (label: string, variant: 'original' | 'edited', edit: EvaluationRun['edit']) => {
     const report = await runEvaluation({ protocol, runs: [{ label, variant, edit }], judge, source, pack: { id: pack.id, description: pack.description } });
     runs.push(report.runs[0]);
     progress(`${erased}: ${label} H_o ${formatAccuracy(report.runs[0].metrics.harmonic.probability)}`);
+    // After every run, so that a cut-short bench keeps what it measured (--append goes on from there).
+    writeFileSync(join(outDir, `${erased}.json`), serializeReport({ ...reportBase(protocol), runs }));
   };
-  await evaluate('original', 'original', { kind: 'original' });
+  if (!hasRun(erased, 'original')) await evaluate('original', 'original', { kind: 'original' });
+  const concepts = { kind: 'object' as const, targets: [{ concept: erased }], retains: classes.filter((c) => c.name !== erased).map((c) => ({ concept: c.name })) };
   for (const method of methods) {
-    const summary = await engine.erase({
-      concepts: { kind: 'object', targets: [{ concept: erased }], retains: classes.filter((c) => c.name !== erased).map((c) => ({ concept: c.name })) },
-      method,
-      tokens: 'subject',
+    const { label, closedForm, objective } = METHODS[method];
+    if (hasRun(erased, label)) continue;
+    const summary = await engine.erase({ concepts, method: closedForm, tokens: 'subject' });
+    if (objective === null) {
+      await evaluate(label, 'edited', { kind: 'recipe', id: summary.id, recipe: summary.recipe });
+      continue;
+    }
+    // Fine-tuned: train, keep the exact fp32 LoRA beside the report (replay reads it), evaluate that file as the studio would.
+    const t0 = performance.now();
+    await engine.train({ jobId: `eval-table-${erased}-${objective}`, recipe: trainingRecipe(summary.recipe, objective), checkpointEvery: 0 }, (p) => {
+      if (p.step === p.steps || p.step % 5 === 0) progress(`${erased}: ${label} step ${p.step}/${p.steps}, loss ${p.loss.toExponential(2)}`);
     });
-    await evaluate(method === 'uce' ? 'UCE' : 'RealEra', 'edited', { kind: 'recipe', id: summary.id, recipe: summary.recipe });
+    const seconds = (performance.now() - t0) / 1000;
+    trainingSeconds.set(objective, [...(trainingSeconds.get(objective) ?? []), seconds]);
+    const lora = await engine.exportLora({ convention: 'kohya', rank: 'exact', dtype: 'fp32' });
+    const fileName = `${erased}-${objective}.safetensors`;
+    writeFileSync(join(outDir, fileName), lora.bytes);
+    const imported = await engine.importLora(lora.bytes, fileName, 1);
+    progress(`${erased}: ${label} trained in ${seconds.toFixed(0)} s -> ${fileName}`);
+    await evaluate(label, 'edited', { kind: 'lora', id: imported.editId, fileName, strength: 1 });
   }
-  const report: EvaluationReport = { format: 'lethe-evaluation', version: 1, pack: { id: pack.id, description: pack.description }, protocol, judge: { descriptor: judge.descriptor, labels: [...judge.labels] }, runs };
+  await engine.clearEdit();
+  // Rows in --methods order whatever was stored first.
+  const order = [...new Set(['original', ...storedByClass.get(erased)!.map((r) => r.label), ...methods.map((m) => METHODS[m].label)])];
+  const ordered = order.map((l) => runs.find((r) => r.label === l)).filter((r): r is EvaluationRun => r !== undefined);
+  const report: EvaluationReport = { ...reportBase(protocol), runs: ordered };
   writeFileSync(join(outDir, `${erased}.json`), serializeReport(report));
   reports.push(report);
 }
 
+const mean = (xs: readonly number[]) => xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length);
 // Mean over the erased classes of each number (H_o per class, then averaged).
 const rows = reports[0].runs.map((run, index) => {
   const mean = (pick: (r: EvaluationRun) => number) => reports.reduce((sum, r) => sum + pick(r.runs[index]), 0) / reports.length;
@@ -137,7 +231,15 @@ const table = [
   `| --- | ${reports[0].runs.map(() => '---').join(' | ')} |`,
   ...perClass,
   '',
-  `${generated} images in ${((performance.now() - started) / 60000).toFixed(1)} min (${((performance.now() - started) / Math.max(1, generated) / 1000).toFixed(2)} s per image, generation and judging).`,
+  ...(trainingSeconds.size
+    ? [
+        `Fine-tuned rows: the same concept set (the class erased, the other nine retained), rank ${rank} LoRA on attn2 to_k/to_v, Adam, batch 1, seed ${trainSeed}, training latents from ${latentSteps} DDIM steps, ${retainsPerStep} retained concept(s) per step (CRCE's N; RealEra's even steps); ` +
+          trained.map((o) => `${o} ${trainSteps[o]} steps at lr ${learningRates[o]} (${mean(trainingSeconds.get(o) ?? []).toFixed(0)} s per run)`).join(', ') +
+          '; each evaluated as its exact fp32 LoRA file.',
+        '',
+      ]
+    : []),
+  `This run: ${generated} images${trainingSeconds.size ? ` and ${[...trainingSeconds.values()].flat().length} training runs` : ''} in ${((performance.now() - started) / 60000).toFixed(1)} min (${((performance.now() - started) / Math.max(1, generated) / 1000).toFixed(2)} s per image, generation and judging${trainingSeconds.size ? ' and training' : ''}).`,
 ].join('\n');
 writeFileSync(join(outDir, 'table.md'), `${table}\n`);
 console.log(table);

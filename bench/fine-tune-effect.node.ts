@@ -48,6 +48,7 @@ import type { EditReference } from '../src/evaluation/report.ts';
 import { runEvaluation, type ImageSource } from '../src/evaluation/runner.ts';
 import { formatAccuracy } from '../src/evaluation/summary-table.ts';
 import { NodeOnnxRunner } from '../src/pipeline/onnx/node-runner.ts';
+import { isLearningRate, isStepCount, parsePerObjective } from './per-objective.ts';
 
 const { values } = parseArgs({
   options: {
@@ -83,8 +84,8 @@ const sampleSteps = Number(values.steps ?? 10);
 const objectives = (values.objectives ?? FINE_TUNE_OBJECTIVES.join(',')).split(',').filter(Boolean) as FineTuneObjective[];
 for (const o of objectives) if (!FINE_TUNE_OBJECTIVES.includes(o)) throw new Error(`--objectives: ${o} is not one of ${FINE_TUNE_OBJECTIVES.join(', ')}`);
 const DEFAULT_TRAIN_STEPS: Record<FineTuneObjective, number> = { realera: 4, 'esd-x': 4, crce: 2 };
-const trainSteps = parsePerObjective(values['train-steps'], '--train-steps', DEFAULT_TRAIN_STEPS, (t) => /^\d+$/.test(t));
-const learningRates = parsePerObjective(values.lr, '--lr', { realera: 2e-2, 'esd-x': 2e-2, crce: 2e-2 }, (t) => Number(t) > 0 && Number(t) <= 1);
+const trainSteps = parsePerObjective(values['train-steps'], '--train-steps', DEFAULT_TRAIN_STEPS, isStepCount);
+const learningRates = parsePerObjective(values.lr, '--lr', { realera: 2e-2, 'esd-x': 2e-2, crce: 2e-2 }, isLearningRate);
 const describeRates = () => (new Set(Object.values(learningRates)).size === 1 ? `${learningRates.realera}` : objectives.map((o) => `${o} ${learningRates[o]}`).join(', '));
 const rank = Number(values.rank ?? 4);
 const latentSteps = Number(values['latent-steps'] ?? 4);
@@ -96,23 +97,6 @@ const corefsPerStep = Number(values['corefs-per-step'] ?? 1);
 const retainsPerStep = Number(values['retains-per-step'] ?? 1);
 const speedPacks = (values['speed-packs'] ?? (speedOnly ? `${packArg},demo:tiny-sd15` : 'none')).split(',').filter((p) => p !== '' && p !== 'none');
 const speedSteps = Number(values['speed-steps'] ?? 2);
-
-/** "60" (every objective) or "realera=40,esd-x=60" (the others keep their defaults); learning rates likewise. */
-function parsePerObjective(text: string | undefined, flag: string, defaults: Record<FineTuneObjective, number>, valid: (text: string) => boolean): Record<FineTuneObjective, number> {
-  const out = { ...defaults };
-  if (text === undefined) return out;
-  if (valid(text)) {
-    for (const o of FINE_TUNE_OBJECTIVES) out[o] = Number(text);
-    return out;
-  }
-  for (const part of text.split(',')) {
-    const [name, value] = part.split('=');
-    if (!FINE_TUNE_OBJECTIVES.includes(name as FineTuneObjective) || !valid(value ?? ''))
-      throw new Error(`${flag}: expected a value or objective=value,... (objectives ${FINE_TUNE_OBJECTIVES.join(', ')}), got ${part}`);
-    out[name as FineTuneObjective] = Number(value);
-  }
-  return out;
-}
 
 const preset = cifar10Preset(parseConceptWorld(JSON.parse(readFileSync(worldPath, 'utf8')), basename(worldPath)));
 const classes = preset.classes;
