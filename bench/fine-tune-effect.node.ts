@@ -262,7 +262,7 @@ function writeReport(): string {
     return c ? formatAccuracy(c.accuracy.probability) : '–';
   };
   const rate = (f: TrainingFigures) => `${f.stepsPerSecond.toFixed(4)} (${f.laterStepsPerSecond?.toFixed(4) ?? '–'}) | ${f.cpuSecondsPerStep.toFixed(0)}`;
-  const trainingLine = `Training: rank ${rank} LoRA on attn2 to_k/to_v, Adam lr ${describeRates()}, batch 1, seed ${trainSeed}, training latents from ${latentSteps} DDIM steps at guidance 3, CRCE ${corefsPerStep} coref(s) and ${retainsPerStep} retain(s) per step`;
+  const trainingLine = `Training: rank ${rank} LoRA on attn2 to_k/to_v, Adam lr ${describeRates()}, batch 1, seed ${trainSeed}, training latents from ${latentSteps} DDIM steps at guidance 3, ${retainsPerStep} retain(s) per step (CRCE; RealEra's even steps), CRCE ${corefsPerStep} coref(s) per step`;
   const table = [
     ...(rows.length
       ? [
