@@ -6,6 +6,8 @@ export type { CacheInfo, DemoPreset, PackLoadProgress, PackSourceSpec, PackSumma
 export type { EditSummary, EraseRequest } from '../erasure/erase-request.ts';
 export type { LoraExportOptions, LoraExportResult, LoraLayerError } from '../erasure/lora-export.ts';
 export type { LoraImportSummary } from '../erasure/lora-import.ts';
+export type { CandidateCheck, EncoderCheck, EncoderCheckRequest } from '../erasure/proposer/encoder-check.ts';
+import type { EncoderCheck, EncoderCheckRequest } from '../erasure/proposer/encoder-check.ts';
 import type { CacheInfo, PackLoadProgress, PackSourceSpec, PackSummary } from '../model/pack-spec.ts';
 import type { EditSummary, EraseRequest } from '../erasure/erase-request.ts';
 import type { LoraExportOptions, LoraExportResult } from '../erasure/lora-export.ts';
@@ -65,6 +67,8 @@ export interface EngineApi {
 
   /** Computes the closed-form edit and makes it current. */
   erase(request: EraseRequest): Promise<EditSummary>;
+  /** Proposed corefs as the loaded pack's text encoder sees them: nearer the concept than any kept concept, or not. */
+  checkCandidates(request: EncoderCheckRequest): Promise<EncoderCheck>;
   /** Recomputes an edit from its recipe JSON (undo/redo, or a recipe file). */
   applyRecipe(recipeJson: string): Promise<EditSummary>;
   clearEdit(): Promise<void>;

@@ -36,6 +36,7 @@ import type { OnnxRunner } from '../pipeline/onnx/runner.ts';
 import { projectKv, type KvDeltas } from '../pipeline/unet/kv-projection.ts';
 import { exportEditAsLora, type LoraExport } from '../erasure/lora-export.ts';
 import { importLoraFile } from '../erasure/lora-import.ts';
+import { checkCandidates, type EncoderCheck, type EncoderCheckRequest } from '../erasure/proposer/encoder-check.ts';
 import type { UnetConditioning } from '../pipeline/unet/unet-runner.ts';
 import { InputError } from '../util/errors.ts';
 import { sha256Hex } from '../util/sha256.ts';
@@ -374,6 +375,15 @@ export class Engine implements EngineApi {
       const started = performance.now();
       const built = await buildErasureProblem(request, this.erasureEncoder(ctx, model), this.erasureContext(model));
       return this.activateClosedForm(ctx, model, built, started);
+    });
+  }
+
+  async checkCandidates(request: EncoderCheckRequest): Promise<EncoderCheck> {
+    const ctx = await this.gpu();
+    return this.queue.run(async () => {
+      const model = this.requireModel();
+      const { width, tokens } = this.erasureContext(model);
+      return checkCandidates({ encoder: this.erasureEncoder(ctx, model), tokens, width }, request);
     });
   }
 

@@ -6,7 +6,9 @@ import { promptApiAvailability, type PromptApiAvailability } from '../../erasure
 import { DEFAULT_PROPOSER_MODEL } from '../../erasure/proposer/transformers-proposer.ts';
 import { withSuggestions, type AppliedSuggestions, type ChipValue } from '../concept-form.ts';
 import { changeConceptForm } from '../edit-actions.ts';
+import { engineClient } from '../engine-client.ts';
 import { requestProposal } from '../proposer-client.ts';
+import { applyEncoderCheck, encoderCheckNote } from '../suggestion-check.ts';
 import { useStudio } from '../store.ts';
 
 /** The studio's defaults, the same as `lethe propose`'s. */
@@ -20,6 +22,8 @@ interface SuggestionChip {
   certainty: Certainty;
   source: string;
   chosen: boolean;
+  /** Why the loaded model's text encoder doubts it (corefs only; null: confirmed or not checked). */
+  modelNote: string | null;
 }
 
 interface SuggestionList {
@@ -41,6 +45,7 @@ const NONE: AppliedSuggestions = { corefs: [], retains: [] };
 export function ConceptSuggestions({ targetIndex = 0 }: { targetIndex?: number }) {
   const target = useStudio((s) => s.concept.form.targets[targetIndex]?.concept.trim() ?? '');
   const kind = useStudio((s) => s.concept.form.kind);
+  const loadedModel = useStudio((s) => s.model.loaded);
   const [backend, setBackend] = useState<BackendKind>('wordnet');
   const [hubId, setHubId] = useState(DEFAULT_PROPOSER_MODEL);
   const [endpoint, setEndpoint] = useState('');
@@ -78,8 +83,22 @@ export function ConceptSuggestions({ targetIndex = 0 }: { targetIndex?: number }
         { concept: target, kind, corefs: counts.corefs, retains: counts.retains, backend: choice, ...(endpoint.trim() ? { endpoint: endpoint.trim() } : {}) },
         (p) => setProgress(p.bytesTotal && p.bytesDone !== undefined && p.bytesTotal > 1 ? `${p.message} (${formatBytes(p.bytesDone)} of ${formatBytes(p.bytesTotal)})` : p.message),
       );
-      const chips = (items: Proposal['corefs']): SuggestionChip[] => items.map((s) => ({ concept: s.concept, certainty: s.certainty, source: s.source, chosen: true }));
-      apply({ concept: proposal.concept, source: proposal.source, corefs: chips(proposal.corefs), retains: chips(proposal.retains), notes: [...proposal.notes] });
+      const chips = (items: Proposal['corefs']): SuggestionChip[] => items.map((s) => ({ concept: s.concept, certainty: s.certainty, source: s.source, chosen: true, modelNote: null }));
+      let corefs = chips(proposal.corefs);
+      const notes = [...proposal.notes];
+      if (loadedModel && corefs.length > 0) {
+        // The model's own view: corefs its encoder puts nearer a kept concept start unticked.
+        setProgress(`Checking the suggestions against ${loadedModel.description}…`);
+        const kept = [...new Set([...proposal.retains.map((r) => r.concept), ...useStudio.getState().concept.form.retains.map((r) => r.concept)].filter((k) => k.trim() !== ''))];
+        try {
+          const check = await engineClient().checkCandidates({ concept: proposal.concept, kind, candidates: corefs.map((c) => c.concept), kept });
+          corefs = applyEncoderCheck(corefs, check);
+          notes.push(encoderCheckNote(check, 'the loaded model'));
+        } catch (e) {
+          notes.push(`not checked against the loaded model: ${(e as Error).message}`);
+        }
+      }
+      apply({ concept: proposal.concept, source: proposal.source, corefs, retains: chips(proposal.retains), notes });
     } catch (e) {
       setError((e as Error).message);
     } finally {
@@ -173,7 +192,18 @@ function SuggestionChips({ title, testId, chips, onChange, disabled }: { title: 
       <div className="chips">
         {chips.length === 0 && <span className="hint">none</span>}
         {chips.map((chip, i) => (
-          <span key={i} className="chip" data-testid={testId} data-concept={chip.concept} data-certainty={chip.certainty} data-weight={CERTAINTY_WEIGHT[chip.certainty]} data-chosen={chip.chosen} title={`proposed by ${chip.source}`} style={{ opacity: chip.chosen ? 1 : 0.5 }}>
+          <span
+            key={i}
+            className="chip"
+            data-testid={testId}
+            data-concept={chip.concept}
+            data-certainty={chip.certainty}
+            data-weight={CERTAINTY_WEIGHT[chip.certainty]}
+            data-chosen={chip.chosen}
+            data-model-doubt={chip.modelNote !== null}
+            title={chip.modelNote ? `proposed by ${chip.source}; ${chip.modelNote}` : `proposed by ${chip.source}`}
+            style={{ opacity: chip.chosen ? 1 : 0.5, ...(chip.modelNote ? { borderStyle: 'dashed' } : {}) }}
+          >
             <input type="checkbox" checked={chip.chosen} onChange={(e) => onChange(i, { chosen: e.target.checked })} aria-label={`use ${chip.concept}`} disabled={disabled} />
             <input type="text" value={chip.concept} onChange={(e) => onChange(i, { concept: e.target.value })} aria-label="concept" spellCheck={false} disabled={disabled} size={Math.max(4, chip.concept.length)} style={{ background: 'transparent', border: 0, color: 'inherit', font: 'inherit', padding: 0 }} />
             <select value={chip.certainty} onChange={(e) => onChange(i, { certainty: e.target.value as Certainty })} aria-label={`certainty of ${chip.concept}`} disabled={disabled} style={{ fontSize: '0.75rem' }}>

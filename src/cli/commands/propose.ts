@@ -3,9 +3,10 @@ import { join } from 'node:path';
 import type { CliCommand } from '../command.ts';
 import { UsageError } from '../command.ts';
 import { choiceFlag, integerFlag, parseFlags } from '../flags.ts';
+import { checkPackArg, packSpecFromArg } from '../pack-arg.ts';
 import { CONCEPT_KINDS, type ConceptKind } from '../../erasure/concept-sets.ts';
 import { backendChoiceId, parseBackendChoice } from '../../erasure/proposer/backends.ts';
-import { formatProposal } from '../../erasure/proposer/format.ts';
+import { formatEncoderCheck, formatProposal } from '../../erasure/proposer/format.ts';
 import type { ProposerBackend } from '../../erasure/proposer/proposal.ts';
 import { propose } from '../../erasure/proposer/propose.ts';
 import { TransformersProposer } from '../../erasure/proposer/transformers-proposer.ts';
@@ -21,16 +22,17 @@ export const proposeCommand: CliCommand = {
   name: 'propose',
   summary: 'suggest coreferential and retained concepts for a concept, each with a certainty',
   usage:
-    'lethe propose CONCEPT [--kind object|style|person] [--backend wordnet|transformers:HUB_ID] [--corefs M] [--retains N] [--json] [--endpoint URL] (hub mirror for transformers)',
+    'lethe propose CONCEPT [--kind object|style|person] [--backend wordnet|transformers:HUB_ID] [--corefs M] [--retains N] [--json] [--endpoint URL] (hub mirror for transformers) [--pack P] (check the corefs against the text encoder of P)',
   async run(args) {
     const { values, positionals } = parseFlags(
       args,
-      { kind: { type: 'string' }, backend: { type: 'string' }, corefs: { type: 'string' }, retains: { type: 'string' }, json: { type: 'boolean' }, endpoint: { type: 'string' } },
+      { kind: { type: 'string' }, backend: { type: 'string' }, corefs: { type: 'string' }, retains: { type: 'string' }, json: { type: 'boolean' }, endpoint: { type: 'string' }, pack: { type: 'string' } },
       true,
     );
     const concept = positionals.join(' ').trim();
     if (concept === '') throw new UsageError('give the CONCEPT to propose corefs and retains for');
     const kind: ConceptKind = choiceFlag(values.kind, '--kind', CONCEPT_KINDS, 'object');
+    if (values.pack !== undefined) checkPackArg(values.pack);
     const corefs = integerFlag(values.corefs, '--corefs', DEFAULT_COREFS, 0, 32);
     const retains = integerFlag(values.retains, '--retains', DEFAULT_RETAINS, 0, 32);
     let choice;
@@ -58,7 +60,20 @@ export const proposeCommand: CliCommand = {
         } else if (p.phase !== 'download') console.error(p.message);
       },
     });
-    console.log(quiet ? JSON.stringify(proposal, null, 2) : formatProposal(proposal));
+    if (values.pack === undefined) {
+      console.log(quiet ? JSON.stringify(proposal, null, 2) : formatProposal(proposal));
+      return 0;
+    }
+    // The studio checks its suggestions against the loaded model the same way.
+    const { createNodeEngine } = await import('../../engine/node-engine.ts');
+    const engine = await createNodeEngine();
+    try {
+      const pack = await engine.loadPack(packSpecFromArg(values.pack));
+      const check = await engine.checkCandidates({ concept: proposal.concept, kind, candidates: proposal.corefs.map((c) => c.concept), kept: proposal.retains.map((r) => r.concept) });
+      console.log(quiet ? JSON.stringify({ ...proposal, encoderCheck: { pack: pack.id, ...check } }, null, 2) : `${formatProposal(proposal)}\n${formatEncoderCheck(check, `pack ${pack.id.slice(0, 12)}`)}`);
+    } finally {
+      await engine.dispose();
+    }
     return 0;
   },
 };

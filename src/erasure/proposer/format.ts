@@ -3,6 +3,7 @@
  * studio's chips, so the two can be compared line by line.
  */
 import { CERTAINTY_WEIGHT } from './certainty.ts';
+import type { EncoderCheck } from './encoder-check.ts';
 import type { Proposal, Suggestion } from './proposal.ts';
 
 export function formatProposal(proposal: Proposal): string {
@@ -15,5 +16,21 @@ export function formatProposal(proposal: Proposal): string {
   section('corefs (erased with it)', proposal.corefs);
   section('retains (kept)', proposal.retains);
   for (const note of proposal.notes) lines.push(`note: ${note}`);
+  return lines.join('\n');
+}
+
+/** The encoder check of a proposal's corefs (lethe propose --pack), in the proposal's order. */
+export function formatEncoderCheck(check: EncoderCheck, modelName: string): string {
+  const lines = [`corefs as ${modelName}'s text encoder sees them (cosine similarity to "${check.concept}" / to the nearest kept concept):`];
+  for (const c of check.candidates) {
+    const kept = c.nearestKept ? `${c.nearestKept.similarity.toFixed(2)} ${c.nearestKept.concept}` : '(nothing kept)';
+    lines.push(`  ${(c.confirmed ? 'use' : 'doubtful').padEnd(8)}  ${c.similarity.toFixed(2)} / ${kept.padEnd(16)}  ${c.concept}`);
+  }
+  const doubted = check.candidates.filter((c) => !c.confirmed).map((c) => c.concept);
+  lines.push(
+    doubted.length === 0
+      ? 'note: every coref is nearer the concept than any kept concept'
+      : `note: ${doubted.join(', ')}: nearer a kept concept than "${check.concept}" in this model; the studio leaves them unticked (erasing them would move the kept concept)`,
+  );
   return lines.join('\n');
 }

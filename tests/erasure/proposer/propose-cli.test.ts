@@ -35,6 +35,19 @@ describe('lethe propose', () => {
     expect(out).toMatch(/^ {2}Normal {5}0\.6 {2}dog$/m);
   });
 
+  test("--pack checks the corefs against that model's text encoder: on the concept world, words its captions used pass and unseen ones are doubted", async () => {
+    const { code, out } = await runCli(['cat', '--pack', 'public/concept-world/pack', '--json']);
+    expect(code).toBe(0);
+    const parsed = JSON.parse(out);
+    const verdicts = Object.fromEntries(parsed.encoderCheck.candidates.map((c: { concept: string; confirmed: boolean }) => [c.concept, c.confirmed]));
+    expect(parsed.encoderCheck.candidates.map((c: { concept: string }) => c.concept)).toEqual(parsed.corefs.map((c: { concept: string }) => c.concept));
+    // "kitty" is one of the concept world's own synonyms for cat; "Siamese" and "ocelot" never appear in its captions.
+    expect(verdicts).toMatchObject({ kitty: true, 'house cat': true, Siamese: false, ocelot: false });
+    const text = await runCli(['cat', '--pack', 'public/concept-world/pack']);
+    expect(text.out).toContain(`corefs as pack ${parsed.encoderCheck.pack.slice(0, 12)}'s text encoder sees them`);
+    expect(text.out).toMatch(/^ {2}doubtful {2}0\.\d\d \/ 0\.\d\d \w+ +Siamese$/m);
+  }, 120_000);
+
   test('--json, --corefs, --retains and a multi-word concept', async () => {
     const { out } = await runCli(['house', 'cat', '--corefs', '3', '--retains', '2', '--json']);
     const parsed = JSON.parse(out);
