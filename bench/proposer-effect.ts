@@ -1,12 +1,15 @@
 /**
  * Does the proposer help? On the concept-world model, a closed-form (UCE) edit of a concept
- * ("cat") with the WordNet proposer's corefs and retains against the same edit without them,
- * both judged by the concept world's classifier on the evaluation templates (which the model
- * never saw in training):
+ * ("cat") alone, with the WordNet proposer's corefs, and with its corefs and retains, each judged
+ * by the concept world's classifier on the evaluation templates (which the model never saw in
+ * training). The corefs and the retains are measured apart because they pull opposite ways:
+ * corefs widen what is erased, retains protect what lies near it. The corefs are also checked
+ * against the model's own text encoder (Engine.checkCandidates, as the studio does after
+ * "Suggest"): a coref the encoder puts nearer a retain than the concept is left out.
  *   - Acc_g, the judge's accuracy on the synonym prompts ("a photo of a kitty", ...): the edit
- *     with the proposed corefs should lower it more;
- *   - per-class accuracy of the proposed retains that are concept-world classes ("dog"): they
- *     should keep their class;
+ *     with the proposed corefs should lower it more than the edit of the concept alone;
+ *   - per-class accuracy of the proposed retains that are concept-world classes ("dog"): with
+ *     the whole proposal they should keep their class;
  *   - Acc_e (the name itself) and Acc_s (every other class) for context.
  *
  *   node bin/run-ts.mjs bench/proposer-effect.ts [--pack public/concept-world/pack]
@@ -25,6 +28,7 @@ import type { EvaluationMetrics } from '../src/evaluation/metrics.ts';
 import { cifar10Preset, parseConceptWorld } from '../src/evaluation/presets.ts';
 import { planPrompts, seedList, type EvaluationProtocol } from '../src/evaluation/protocol.ts';
 import { CERTAINTY_WEIGHT } from '../src/erasure/proposer/certainty.ts';
+import type { Suggestion } from '../src/erasure/proposer/proposal.ts';
 import { propose } from '../src/erasure/proposer/propose.ts';
 import { defaultWordNetLoader } from '../src/erasure/proposer/wordnet-loader.ts';
 import { WordNetProposer } from '../src/erasure/proposer/wordnet-proposer.ts';
@@ -80,28 +84,40 @@ const evaluate = async (label: string, kind: 'original' | 'edited'): Promise<Eva
   process.stderr.write(`\r${label}: ${images} images in ${((performance.now() - started) / 1000).toFixed(0)} s\n`);
   return result.report.runs[0].metrics;
 };
-const eraseRequest = (withProposal: boolean): EraseRequest => ({
+// 3. The corefs as this model's text encoder sees them (what the studio does after "Suggest" with a model loaded).
+const check = await engine.checkCandidates({ concept, kind: 'object', candidates: proposal.corefs.map((c) => c.concept), kept: proposal.retains.map((r) => r.concept) });
+const confirmed = proposal.corefs.filter((c) => check.candidates.find((k) => k.concept === c.concept)?.confirmed);
+console.log(`corefs the model's encoder confirms (nearer "${concept}" than any retain): ${confirmed.map((c) => c.concept).join(', ') || 'none'}`);
+console.log(`doubted: ${check.candidates.filter((c) => !c.confirmed).map((c) => `${c.concept} (${c.similarity.toFixed(2)} vs ${c.nearestKept?.concept} ${c.nearestKept?.similarity.toFixed(2)})`).join(', ') || 'none'}`);
+
+const eraseRequest = (corefs: readonly Suggestion[], retains: readonly Suggestion[]): EraseRequest => ({
   concepts: {
     kind: 'object',
-    targets: [{ concept, corefs: withProposal ? proposal.corefs.map((s) => ({ concept: s.concept, weight: CERTAINTY_WEIGHT[s.certainty] })) : [] }],
-    retains: withProposal ? proposal.retains.map((s) => ({ concept: s.concept, weight: CERTAINTY_WEIGHT[s.certainty] })) : [],
+    targets: [{ concept, corefs: corefs.map((s) => ({ concept: s.concept, weight: CERTAINTY_WEIGHT[s.certainty] })) }],
+    retains: retains.map((s) => ({ concept: s.concept, weight: CERTAINTY_WEIGHT[s.certainty] })),
   },
   method: 'uce',
   tokens: 'subject',
 });
 
-// 3. Original, the edit of the concept alone, the edit with the proposal.
+// 4. Original; the edit of the concept alone; with every proposed coref; with the confirmed ones; with those and the retains.
 const original = await evaluate('original', 'original');
-await engine.erase(eraseRequest(false));
+await engine.erase(eraseRequest([], []));
 const alone = await evaluate(`${concept} alone`, 'edited');
-await engine.erase(eraseRequest(true));
-const withProposal = await evaluate(`${concept} + proposal`, 'edited');
+await engine.erase(eraseRequest(proposal.corefs, []));
+const withCorefs = await evaluate(`${concept} + all corefs`, 'edited');
+await engine.erase(eraseRequest(confirmed, []));
+const withConfirmed = await evaluate(`${concept} + confirmed corefs`, 'edited');
+await engine.erase(eraseRequest(confirmed, proposal.retains));
+const withProposal = await evaluate(`${concept} + confirmed corefs + retains`, 'edited');
 await engine.dispose();
 
 const runs = [
   ['original', original],
   [`${concept} alone`, alone],
-  [`${concept} + proposed corefs/retains`, withProposal],
+  [`${concept} + every proposed coref`, withCorefs],
+  [`${concept} + confirmed corefs`, withConfirmed],
+  [`${concept} + confirmed corefs and retains`, withProposal],
 ] as const;
 const retainedClasses = proposal.retains.map((s) => s.concept.toLowerCase()).filter((name) => preset.classes.some((c) => c.name === name));
 const pct = (x: number) => `${(100 * x).toFixed(1)}%`.padStart(7);
@@ -112,8 +128,14 @@ for (const [label, m] of runs) {
   const perClass = retainedClasses.map((c) => pct(m.perClass.find((p) => p.className === c)?.accuracy.top1 ?? Number.NaN).padStart(c.length + 9));
   console.log([label.padEnd(38), pct(m.generality.top1).padStart(9), pct(m.efficacy.top1).padStart(10), pct(m.specificity.top1).padStart(10), ...perClass].join('  '));
 }
-const lowered = alone.generality.top1 - withProposal.generality.top1;
-console.log(`\nsynonym accuracy with the proposal vs without: ${pct(withProposal.generality.top1)} vs ${pct(alone.generality.top1)} (${lowered > 0 ? 'lower by' : 'NOT lower; difference'} ${(100 * lowered).toFixed(1)} points)`);
+const compare = (label: string, m: EvaluationMetrics) => {
+  const lowered = alone.generality.top1 - m.generality.top1;
+  console.log(`synonym accuracy ${label} vs the concept alone: ${pct(m.generality.top1)} vs ${pct(alone.generality.top1)} (${lowered > 0 ? 'lower by' : 'NOT lower; difference'} ${(100 * lowered).toFixed(1)} points)`);
+};
+console.log('');
+compare('with every proposed coref', withCorefs);
+compare('with the corefs the encoder confirms', withConfirmed);
+compare('with the confirmed corefs and the retains (the studio default)', withProposal);
 for (const c of retainedClasses) {
   const before = original.perClass.find((p) => p.className === c)!.accuracy.top1;
   const after = withProposal.perClass.find((p) => p.className === c)!.accuracy.top1;
@@ -122,6 +144,6 @@ for (const c of retainedClasses) {
 mkdirSync('bench/results', { recursive: true });
 writeFileSync(
   'bench/results/proposer-effect.json',
-  `${JSON.stringify({ pack: pack.id, concept, proposal, protocol: { prompts: protocol.prompts.length, seeds: protocol.seeds, sampling: protocol.sampling }, runs: Object.fromEntries(runs) }, null, 2)}\n`,
+  `${JSON.stringify({ command: ['node bin/run-ts.mjs bench/proposer-effect.ts', ...process.argv.slice(2)].join(' '), pack: pack.id, concept, proposal, encoderCheck: check, protocol: { prompts: protocol.prompts.length, seeds: protocol.seeds, sampling: protocol.sampling }, runs: Object.fromEntries(runs) }, null, 2)}\n`,
 );
 console.log('-> bench/results/proposer-effect.json');
