@@ -84,8 +84,9 @@ describe('concept suggestions in the studio', () => {
     expect(corefs.map((c) => c.concept)).toEqual(expect.arrayContaining(['house cat', 'kitty']));
     expect(retains.map((c) => c.concept)).toEqual(expect.arrayContaining(['dog', 'bear']));
     expect(await page.getByTestId('suggestion-list').getAttribute('data-source')).toBe('wordnet');
-    // Every chosen chip is in the concept form at its certainty's weight.
-    expect(await formChips('coref-input-chip')).toEqual(corefs.map((c) => ({ concept: c.concept, weight: c.weight })));
+    // Every chosen chip is in the concept form at its certainty's weight (the demo pack may have
+    // loaded meanwhile; then corefs its text encoder doubts start unticked: the last test checks that).
+    expect(await formChips('coref-input-chip')).toEqual(corefs.filter((c) => c.chosen).map((c) => ({ concept: c.concept, weight: c.weight })));
     expect(await formChips('retain-input-chip')).toEqual(retains.map((c) => ({ concept: c.concept, weight: c.weight })));
     // The first call fetches and parses the 0.9 MB index; later ones only look up.
     await page.getByTestId('suggest-clear').click();
@@ -181,6 +182,22 @@ describe('concept suggestions in the studio', () => {
       { concept: 'wildcat', weight: 0.2 },
     ]);
     expect(second.concepts.retains).toEqual([]);
+
+    // With the model loaded, the suggestions are checked against its text encoder: "Siamese" and
+    // "ocelot", words the concept world's captions never used, sit nearer a kept animal than "cat"
+    // and start unticked, with the reason on the chip; "kitty" (one of its own synonyms) stays ticked.
+    await page.getByTestId('suggest-clear').click();
+    await page.getByTestId('suggest-corefs').fill('10');
+    await page.getByTestId('suggest-retains').fill('8');
+    await suggest();
+    const checked = await suggestionChips('coref');
+    expect(checked.find((c) => c.concept === 'Siamese')?.chosen).toBe(false);
+    expect(checked.find((c) => c.concept === 'ocelot')?.chosen).toBe(false);
+    expect(checked.find((c) => c.concept === 'kitty')?.chosen).toBe(true);
+    expect(await page.locator('[data-testid=suggestion-coref][data-concept="Siamese"]').getAttribute('title')).toMatch(/this model's text encoder puts "Siamese" nearer "\w+" \(0\.\d\d\) than "cat" \(0\.\d\d\)/);
+    expect(await page.getByTestId('suggest-notes').textContent()).toMatch(/5 of 10 suggested corefs unticked: the loaded model's text encoder puts them nearer a kept concept than "cat"/);
+    expect(await formChips('coref-input-chip')).toEqual(checked.filter((c) => c.chosen).map((c) => ({ concept: c.concept, weight: c.weight })));
+    await page.getByTestId('suggest-clear').click();
   });
 
 });
