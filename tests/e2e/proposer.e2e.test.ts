@@ -197,6 +197,7 @@ describe('concept suggestions in the studio', () => {
     expect(await page.locator('[data-testid=suggestion-coref][data-concept="Siamese"]').getAttribute('title')).toMatch(/this model's text encoder puts "Siamese" nearer "\w+" \(0\.\d\d\) than "cat" \(0\.\d\d\)/);
     expect(await page.getByTestId('suggest-notes').textContent()).toMatch(/5 of 10 suggested corefs unticked: the loaded model's text encoder puts them nearer a kept concept than "cat"/);
     expect(await formChips('coref-input-chip')).toEqual(checked.filter((c) => c.chosen).map((c) => ({ concept: c.concept, weight: c.weight })));
+    await page.getByTestId('suggestions').screenshot({ path: process.env.LETHE_PROPOSER_CHECK_SCREENSHOT ?? join(downloads, 'suggestions-checked.png') });
     await page.getByTestId('suggest-clear').click();
   });
 
