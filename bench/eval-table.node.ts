@@ -1,13 +1,14 @@
 /**
  * RealEra's object table on the concept world, "erase one class" for each class: the original
  * model, UCE closed form and RealEra closed form (each erasing the class and retaining the other
- * nine), and the fine-tuned erasures (UCE + RealEra noise alignment, ESD-x, CRCE) trained with
+ * nine), and the fine-tuned erasures (RealEra noise alignment on the UCE edit or, as the paper
+ * does, on RealEra's closed form; ESD-x; CRCE) trained with
  * that same concept set, with Acc_e, Acc_s, Acc_g, H_o per class and averaged. Same protocol code
  * as `lethe eval` (runEvaluation), with the original model's images made once and shared by every
  * class.
  *
  *   node bin/run-ts.mjs bench/eval-table.node.ts --pack public/concept-world/pack [--classes cat,dog]
- *     [--methods uce,realera,realera-align,esd-x,crce] [--seeds 2] [--steps 20] [--templates 7]
+ *     [--methods uce,realera,realera-align,realera-full,esd-x,crce] [--seeds 2] [--steps 20] [--templates 7]
  *     [--judge public/concept-world/judge.onnx] [--out bench/results/eval-table] [--readme README.md]
  *     [--append] [--train-steps realera=6,esd-x=12,crce=4] [--lr 2e-2 | esd-x=1e-2,...] [--rank 4]
  *     [--latent-steps 4] [--retains-per-step 1] [--train-seed 0]
@@ -77,6 +78,8 @@ const METHODS = {
   uce: { label: 'UCE', closedForm: 'uce', objective: null },
   realera: { label: 'RealEra', closedForm: 'realera', objective: null },
   'realera-align': { label: 'UCE + RealEra alignment', closedForm: 'uce', objective: 'realera' },
+  // The paper's whole method: alignment on RealEra's own closed form (whose preserved set holds the beyond-concept samples).
+  'realera-full': { label: 'RealEra + alignment', closedForm: 'realera', objective: 'realera' },
   'esd-x': { label: 'ESD-x', closedForm: 'uce', objective: 'esd-x' },
   crce: { label: 'CRCE', closedForm: 'uce', objective: 'crce' },
 } as const satisfies Record<string, { label: string; closedForm: ErasureMethod; objective: FineTuneObjective | null }>;
@@ -197,7 +200,7 @@ for (const erased of erasedClasses) {
     const seconds = (performance.now() - t0) / 1000;
     trainingSeconds.set(objective, [...(trainingSeconds.get(objective) ?? []), seconds]);
     const lora = await engine.exportLora({ convention: 'kohya', rank: 'exact', dtype: 'fp32' });
-    const fileName = `${erased}-${objective}.safetensors`;
+    const fileName = `${erased}-${method}.safetensors`;
     writeFileSync(join(outDir, fileName), lora.bytes);
     const imported = await engine.importLora(lora.bytes, fileName, 1);
     progress(`${erased}: ${label} trained in ${seconds.toFixed(0)} s -> ${fileName}`);
