@@ -4,8 +4,8 @@
  * by the concept world's classifier on the evaluation templates (which the model never saw in
  * training). The corefs and the retains are measured apart because they pull opposite ways:
  * corefs widen what is erased, retains protect what lies near it. The corefs are also checked
- * against the model's own text encoder (Engine.checkCandidates, as the studio does after
- * "Suggest"): a coref the encoder puts nearer a retain than the concept is left out.
+ * against the model's own text encoder (Engine.checkCandidates, as `lethe propose --pack`
+ * prints it): a coref the encoder puts nearer a retain than the concept is left out.
  *   - Acc_g, the judge's accuracy on the synonym prompts ("a photo of a kitty", ...): the edit
  *     with the proposed corefs should lower it more than the edit of the concept alone;
  *   - per-class accuracy of the proposed retains that are concept-world classes ("dog"): with
@@ -84,7 +84,7 @@ const evaluate = async (label: string, kind: 'original' | 'edited'): Promise<Eva
   process.stderr.write(`\r${label}: ${images} images in ${((performance.now() - started) / 1000).toFixed(0)} s\n`);
   return result.report.runs[0].metrics;
 };
-// 3. The corefs as this model's text encoder sees them (what the studio does after "Suggest" with a model loaded).
+// 3. The corefs as this model's text encoder sees them (Engine.checkCandidates, as `lethe propose --pack` prints it).
 const check = await engine.checkCandidates({ concept, kind: 'object', candidates: proposal.corefs.map((c) => c.concept), kept: proposal.retains.map((r) => r.concept) });
 const confirmed = proposal.corefs.filter((c) => check.candidates.find((k) => k.concept === c.concept)?.confirmed);
 console.log(`corefs the model's encoder confirms (nearer "${concept}" than any retain): ${confirmed.map((c) => c.concept).join(', ') || 'none'}`);

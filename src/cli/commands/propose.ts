@@ -64,7 +64,6 @@ export const proposeCommand: CliCommand = {
       console.log(quiet ? JSON.stringify(proposal, null, 2) : formatProposal(proposal));
       return 0;
     }
-    // The studio checks its suggestions against the loaded model the same way.
     const { createNodeEngine } = await import('../../engine/node-engine.ts');
     const engine = await createNodeEngine();
     try {
