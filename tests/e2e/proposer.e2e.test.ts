@@ -76,6 +76,8 @@ async function downloadedRecipe(): Promise<{ concepts: { targets: { corefs: { co
 describe('concept suggestions in the studio', () => {
   test('WordNet: "Suggest" on "cat" fills corefs and retains with certainties, offline, in seconds', async () => {
     await page.getByTestId('concept').fill('cat');
+    // The check against the loaded model is the last test's; here the lists are the proposer's alone.
+    await page.getByTestId('suggest-check').uncheck();
     const ms = await suggest();
     const corefs = await suggestionChips('coref');
     const retains = await suggestionChips('retain');
@@ -181,6 +183,27 @@ describe('concept suggestions in the studio', () => {
       { concept: 'wildcat', weight: 0.2 },
     ]);
     expect(second.concepts.retains).toEqual([]);
+
+    // With the model loaded, the suggestions are checked against its text encoder. This page runs
+    // the random tiny-sd15 demo, so the verdicts are that encoder's: the same as
+    // `lethe propose cat --pack demo:tiny-sd15` prints in Node (true cat and wildcat nearer "cat",
+    // the other eight nearer mouse, rat or fox), which also shows the page and Node encode alike.
+    await page.getByTestId('suggest-clear').click();
+    await page.getByTestId('suggest-corefs').fill('10');
+    await page.getByTestId('suggest-retains').fill('8');
+    await page.getByTestId('suggest-check').check();
+    await suggest();
+    // The list shows at once; the check follows when the engine's queue reaches it.
+    await page.waitForFunction(() => document.querySelector('[data-testid=suggestion-list]')?.getAttribute('data-model-check') === 'done', undefined, { timeout: 540_000, polling: 200 });
+    const checked = await suggestionChips('coref');
+    expect(checked.filter((c) => c.chosen).map((c) => c.concept)).toEqual(['true cat', 'wildcat']);
+    expect(await page.locator('[data-testid=suggestion-coref][data-concept="kitty"]').getAttribute('title')).toBe(
+      `proposed by wordnet-3.1; this model's text encoder puts "kitty" nearer "fox" (0.68) than "cat" (0.53): erasing it would move a kept concept`,
+    );
+    expect(await page.getByTestId('suggest-notes').textContent()).toMatch(/8 of 10 suggested corefs unticked: the loaded model's text encoder puts them nearer a kept concept than "cat"/);
+    expect(await formChips('coref-input-chip')).toEqual(checked.filter((c) => c.chosen).map((c) => ({ concept: c.concept, weight: c.weight })));
+    await page.getByTestId('suggestions').screenshot({ path: process.env.LETHE_PROPOSER_CHECK_SCREENSHOT ?? join(downloads, 'suggestions-checked.png') });
+    await page.getByTestId('suggest-clear').click();
   });
 
 });

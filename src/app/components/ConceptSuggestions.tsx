@@ -6,7 +6,9 @@ import { promptApiAvailability, type PromptApiAvailability } from '../../erasure
 import { DEFAULT_PROPOSER_MODEL } from '../../erasure/proposer/transformers-proposer.ts';
 import { withSuggestions, type AppliedSuggestions, type ChipValue } from '../concept-form.ts';
 import { changeConceptForm } from '../edit-actions.ts';
+import { engineClient } from '../engine-client.ts';
 import { requestProposal } from '../proposer-client.ts';
+import { applyEncoderCheck, encoderCheckNote } from '../suggestion-check.ts';
 import { useStudio } from '../store.ts';
 
 /** The studio's defaults, the same as `lethe propose`'s. */
@@ -20,6 +22,8 @@ interface SuggestionChip {
   certainty: Certainty;
   source: string;
   chosen: boolean;
+  /** Why the loaded model's text encoder doubts it (corefs only; null: confirmed or not checked). */
+  modelNote: string | null;
 }
 
 interface SuggestionList {
@@ -28,6 +32,8 @@ interface SuggestionList {
   corefs: SuggestionChip[];
   retains: SuggestionChip[];
   notes: string[];
+  /** The check against the loaded model's text encoder: it runs after the list is shown, in the engine's queue. */
+  modelCheck: 'none' | 'pending' | 'done' | 'failed';
 }
 
 const NONE: AppliedSuggestions = { corefs: [], retains: [] };
@@ -41,6 +47,7 @@ const NONE: AppliedSuggestions = { corefs: [], retains: [] };
 export function ConceptSuggestions({ targetIndex = 0 }: { targetIndex?: number }) {
   const target = useStudio((s) => s.concept.form.targets[targetIndex]?.concept.trim() ?? '');
   const kind = useStudio((s) => s.concept.form.kind);
+  const loadedModel = useStudio((s) => s.model.loaded);
   const [backend, setBackend] = useState<BackendKind>('wordnet');
   const [hubId, setHubId] = useState(DEFAULT_PROPOSER_MODEL);
   const [endpoint, setEndpoint] = useState('');
@@ -49,6 +56,9 @@ export function ConceptSuggestions({ targetIndex = 0 }: { targetIndex?: number }
   const [progress, setProgress] = useState<string | null>(null);
   const [error, setError] = useState<string | null>(null);
   const [list, setList] = useState<SuggestionList | null>(null);
+  const [checkWithModel, setCheckWithModel] = useState(true);
+  // Bumped by every change of the list: a model check that returns after the user edited it is dropped.
+  const listVersion = useRef(0);
   const [promptApi, setPromptApi] = useState<PromptApiAvailability>('unavailable');
   const applied = useRef<AppliedSuggestions>(NONE);
 
@@ -65,7 +75,22 @@ export function ConceptSuggestions({ targetIndex = 0 }: { targetIndex?: number }
       applied.current = result.applied;
       return result.form;
     }, true);
+    listVersion.current++;
     setList(next);
+  };
+
+  // The model's own view, after the list is shown (the engine may be busy generating): corefs its encoder puts nearer a kept concept get unticked.
+  const checkAgainstModel = async (shown: SuggestionList, modelName: string) => {
+    const version = listVersion.current;
+    const kept = [...new Set([...shown.retains.map((r) => r.concept), ...useStudio.getState().concept.form.retains.map((r) => r.concept)].filter((k) => k.trim() !== ''))];
+    let next: SuggestionList;
+    try {
+      const check = await engineClient().checkCandidates({ concept: shown.concept, kind, candidates: shown.corefs.map((c) => c.concept), kept });
+      next = { ...shown, corefs: applyEncoderCheck(shown.corefs, check), notes: [...shown.notes, encoderCheckNote(check, modelName)], modelCheck: 'done' };
+    } catch (e) {
+      next = { ...shown, notes: [...shown.notes, `not checked against the loaded model: ${(e as Error).message}`], modelCheck: 'failed' };
+    }
+    if (listVersion.current === version) apply(next);
   };
 
   const suggest = async () => {
@@ -78,8 +103,11 @@ export function ConceptSuggestions({ targetIndex = 0 }: { targetIndex?: number }
         { concept: target, kind, corefs: counts.corefs, retains: counts.retains, backend: choice, ...(endpoint.trim() ? { endpoint: endpoint.trim() } : {}) },
         (p) => setProgress(p.bytesTotal && p.bytesDone !== undefined && p.bytesTotal > 1 ? `${p.message} (${formatBytes(p.bytesDone)} of ${formatBytes(p.bytesTotal)})` : p.message),
       );
-      const chips = (items: Proposal['corefs']): SuggestionChip[] => items.map((s) => ({ concept: s.concept, certainty: s.certainty, source: s.source, chosen: true }));
-      apply({ concept: proposal.concept, source: proposal.source, corefs: chips(proposal.corefs), retains: chips(proposal.retains), notes: [...proposal.notes] });
+      const chips = (items: Proposal['corefs']): SuggestionChip[] => items.map((s) => ({ concept: s.concept, certainty: s.certainty, source: s.source, chosen: true, modelNote: null }));
+      const willCheck = checkWithModel && loadedModel !== null && proposal.corefs.length > 0;
+      const shown: SuggestionList = { concept: proposal.concept, source: proposal.source, corefs: chips(proposal.corefs), retains: chips(proposal.retains), notes: [...proposal.notes], modelCheck: willCheck ? 'pending' : 'none' };
+      apply(shown);
+      if (willCheck) void checkAgainstModel(shown, 'the loaded model');
     } catch (e) {
       setError((e as Error).message);
     } finally {
@@ -90,7 +118,8 @@ export function ConceptSuggestions({ targetIndex = 0 }: { targetIndex?: number }
 
   const change = (field: 'corefs' | 'retains', i: number, patch: Partial<SuggestionChip>) => {
     if (!list) return;
-    apply({ ...list, [field]: list[field].map((chip, j) => (j === i ? { ...chip, ...patch } : chip)) });
+    // An edit wins over a model check still on its way (that check's result is dropped).
+    apply({ ...list, [field]: list[field].map((chip, j) => (j === i ? { ...chip, ...patch } : chip)), modelCheck: list.modelCheck === 'pending' ? 'none' : list.modelCheck });
   };
 
   return (
@@ -126,6 +155,9 @@ export function ConceptSuggestions({ targetIndex = 0 }: { targetIndex?: number }
           retains
           <input type="number" min={0} max={32} step={1} value={counts.retains} onChange={(e) => setCounts((c) => ({ ...c, retains: clampCount(e.target.value) }))} data-testid="suggest-retains" disabled={busy} style={{ width: '4rem' }} />
         </label>
+        <label title="After the suggestions arrive, compare each coref with the concept in the loaded model's text encoder; corefs nearer a kept concept start unticked.">
+          <input type="checkbox" checked={checkWithModel} onChange={(e) => setCheckWithModel(e.target.checked)} data-testid="suggest-check" disabled={busy} /> check with the loaded model
+        </label>
         <button type="button" className="secondary" onClick={() => void suggest()} disabled={busy || target === '' || (backend === 'transformers' && hubId.trim() === '')} data-testid="suggest-button" title={target === '' ? 'type a concept to erase first' : `suggest for "${target}"`}>
           {busy ? 'Suggesting…' : 'Suggest'}
         </button>
@@ -149,13 +181,14 @@ export function ConceptSuggestions({ targetIndex = 0 }: { targetIndex?: number }
         </div>
       )}
       {list && (
-        <div data-testid="suggestion-list" data-concept={list.concept} data-source={list.source}>
+        <div data-testid="suggestion-list" data-concept={list.concept} data-source={list.source} data-model-check={list.modelCheck}>
           <SuggestionChips title={`erased with "${list.concept}"`} testId="suggestion-coref" chips={list.corefs} onChange={(i, patch) => change('corefs', i, patch)} disabled={busy} />
           <SuggestionChips title="kept" testId="suggestion-retain" chips={list.retains} onChange={(i, patch) => change('retains', i, patch)} disabled={busy} />
           <ul className="hint" data-testid="suggest-notes" style={{ margin: '0.2rem 0 0', paddingLeft: '1rem' }}>
             {list.notes.map((note) => (
               <li key={note}>{note}</li>
             ))}
+            {list.modelCheck === 'pending' && <li data-testid="suggest-check-pending">checking the corefs against the loaded model (after the engine's current work)…</li>}
             <li>
               from {list.source}; ticked chips are in the form at their certainty’s weight (Very High 1.0 … Very Low 0.2)
             </li>
@@ -173,7 +206,18 @@ function SuggestionChips({ title, testId, chips, onChange, disabled }: { title: 
       <div className="chips">
         {chips.length === 0 && <span className="hint">none</span>}
         {chips.map((chip, i) => (
-          <span key={i} className="chip" data-testid={testId} data-concept={chip.concept} data-certainty={chip.certainty} data-weight={CERTAINTY_WEIGHT[chip.certainty]} data-chosen={chip.chosen} title={`proposed by ${chip.source}`} style={{ opacity: chip.chosen ? 1 : 0.5 }}>
+          <span
+            key={i}
+            className="chip"
+            data-testid={testId}
+            data-concept={chip.concept}
+            data-certainty={chip.certainty}
+            data-weight={CERTAINTY_WEIGHT[chip.certainty]}
+            data-chosen={chip.chosen}
+            data-model-doubt={chip.modelNote !== null}
+            title={chip.modelNote ? `proposed by ${chip.source}; ${chip.modelNote}` : `proposed by ${chip.source}`}
+            style={{ opacity: chip.chosen ? 1 : 0.5, ...(chip.modelNote ? { borderStyle: 'dashed' } : {}) }}
+          >
             <input type="checkbox" checked={chip.chosen} onChange={(e) => onChange(i, { chosen: e.target.checked })} aria-label={`use ${chip.concept}`} disabled={disabled} />
             <input type="text" value={chip.concept} onChange={(e) => onChange(i, { concept: e.target.value })} aria-label="concept" spellCheck={false} disabled={disabled} size={Math.max(4, chip.concept.length)} style={{ background: 'transparent', border: 0, color: 'inherit', font: 'inherit', padding: 0 }} />
             <select value={chip.certainty} onChange={(e) => onChange(i, { certainty: e.target.value as Certainty })} aria-label={`certainty of ${chip.concept}`} disabled={disabled} style={{ fontSize: '0.75rem' }}>

@@ -30,7 +30,7 @@ export function formatEncoderCheck(check: EncoderCheck, modelName: string): stri
   lines.push(
     doubted.length === 0
       ? 'note: every coref is nearer the concept than any kept concept'
-      : `note: ${doubted.join(', ')}: nearer a kept concept than "${check.concept}" in this model; leave them out of the concept set (erasing them would move the kept concept)`,
+      : `note: ${doubted.join(', ')}: nearer a kept concept than "${check.concept}" in this model; the studio leaves them unticked (erasing them would move the kept concept)`,
   );
   return lines.join('\n');
 }
