@@ -30,8 +30,9 @@ import { basename, dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { packSpecFromArg } from '../src/cli/pack-arg.ts';
 import { createNodeEngine } from '../src/engine/node-engine.ts';
-import { FINE_TUNE_OBJECTIVES, fineTuneDefaults, type FineTuneObjective, type FineTuneOptions } from '../src/erasure/fine-tune/fine-tune-options.ts';
-import { parseRecipe, serializeRecipe, type ErasureMethod } from '../src/erasure/recipe.ts';
+import { trainingRecipe } from '../src/cli/commands/train.ts';
+import type { FineTuneObjective } from '../src/erasure/fine-tune/fine-tune-options.ts';
+import type { ErasureMethod } from '../src/erasure/recipe.ts';
 import { createConceptWorldJudge, parseConceptWorldLabels } from '../src/evaluation/judges/concept-world-judge.ts';
 import type { JudgeImage } from '../src/evaluation/judges/judge.ts';
 import { formatAccuracy } from '../src/evaluation/summary-table.ts';
@@ -93,7 +94,6 @@ const latentSteps = Number(values['latent-steps'] ?? 4);
 const retainsPerStep = Number(values['retains-per-step'] ?? 1);
 const trainSeed = Number(values['train-seed'] ?? 0);
 const trained = methods.map((m) => METHODS[m].objective).filter((o): o is FineTuneObjective => o !== null);
-for (const o of trained) if (!FINE_TUNE_OBJECTIVES.includes(o)) throw new Error(`unknown objective ${o}`);
 const seeds = seedList(Number(values.seeds ?? 2));
 const steps = Number(values.steps ?? 20);
 
@@ -154,19 +154,10 @@ const progress = (what: string) => {
   process.stderr.write(`[${generated}/${totalImages} images, ${elapsed.toFixed(0)} s, ETA ${Number.isFinite(eta) ? `${(eta / 60).toFixed(1)} min` : '?'} (images only)] ${what}\n`);
 };
 
-/** A training recipe: the closed-form edit's recipe (concept set, templates) plus this bench's fineTune section. */
-function trainingRecipe(closedFormRecipe: string, objective: FineTuneObjective): string {
-  const fineTune: FineTuneOptions = {
-    ...fineTuneDefaults(objective, engine.loadedModel?.pack.manifest.dims.sampleSize ?? 8),
-    steps: trainSteps[objective],
-    learningRate: learningRates[objective],
-    rank,
-    alpha: rank,
-    latentSteps,
-    seed: trainSeed,
-    retainsPerStep,
-  };
-  return serializeRecipe({ ...parseRecipe(closedFormRecipe, 'closed-form edit'), fineTune });
+/** A training recipe: the closed-form edit's recipe (concept set, templates) plus this bench's fineTune section, as `lethe train` makes it. */
+function fineTuneRecipe(closedFormRecipe: string, objective: FineTuneObjective): string {
+  const overrides = { steps: trainSteps[objective], learningRate: learningRates[objective], rank, alpha: rank, latentSteps, seed: trainSeed, retainsPerStep };
+  return trainingRecipe(closedFormRecipe, 'closed-form edit', { objective, overrides }, engine.loadedModel?.pack.manifest.dims.sampleSize ?? 8);
 }
 
 /** Seconds per training run, per objective (the table's footnote). */
@@ -194,7 +185,7 @@ for (const erased of erasedClasses) {
     }
     // Fine-tuned: train, keep the exact fp32 LoRA beside the report (replay reads it), evaluate that file as the studio would.
     const t0 = performance.now();
-    await engine.train({ jobId: `eval-table-${erased}-${objective}`, recipe: trainingRecipe(summary.recipe, objective), checkpointEvery: 0 }, (p) => {
+    await engine.train({ jobId: `eval-table-${erased}-${objective}`, recipe: fineTuneRecipe(summary.recipe, objective), checkpointEvery: 0 }, (p) => {
       if (p.step === p.steps || p.step % 5 === 0) progress(`${erased}: ${label} step ${p.step}/${p.steps}, loss ${p.loss.toExponential(2)}`);
     });
     const seconds = (performance.now() - t0) / 1000;

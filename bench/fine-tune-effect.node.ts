@@ -37,8 +37,8 @@ import { packSpecFromArg } from '../src/cli/pack-arg.ts';
 import type { PackSummary, TrainSummary } from '../src/engine/api.ts';
 import { createNodeEngine } from '../src/engine/node-engine.ts';
 import type { ConceptSetInput } from '../src/erasure/concept-sets.ts';
-import { FINE_TUNE_OBJECTIVES, fineTuneDefaults, type FineTuneObjective, type FineTuneOptions } from '../src/erasure/fine-tune/fine-tune-options.ts';
-import { parseRecipe, serializeRecipe } from '../src/erasure/recipe.ts';
+import { trainingRecipe } from '../src/cli/commands/train.ts';
+import { FINE_TUNE_OBJECTIVES, type FineTuneObjective } from '../src/erasure/fine-tune/fine-tune-options.ts';
 import { createConceptWorldJudge, parseConceptWorldLabels } from '../src/evaluation/judges/concept-world-judge.ts';
 import type { JudgeImage } from '../src/evaluation/judges/judge.ts';
 import type { EvaluationMetrics } from '../src/evaluation/metrics.ts';
@@ -204,20 +204,10 @@ async function evaluate(label: string, variant: 'original' | 'edited', edit: Edi
   );
 }
 
-/** A training recipe: the closed-form edit's recipe (concept set, templates) plus the run's fineTune section. */
-function trainingRecipe(closedFormRecipe: string, objective: FineTuneObjective, steps: number): string {
-  const fineTune: FineTuneOptions = {
-    ...fineTuneDefaults(objective, sampleSize()),
-    steps,
-    learningRate: learningRates[objective],
-    rank,
-    alpha: rank,
-    latentSteps,
-    seed: trainSeed,
-    corefsPerStep,
-    retainsPerStep,
-  };
-  return serializeRecipe({ ...parseRecipe(closedFormRecipe, 'closed-form edit'), fineTune });
+/** A training recipe: the closed-form edit's recipe (concept set, templates) plus the run's fineTune section, as `lethe train` makes it. */
+function fineTuneRecipe(closedFormRecipe: string, objective: FineTuneObjective, steps: number): string {
+  const overrides = { steps, learningRate: learningRates[objective], rank, alpha: rank, latentSteps, seed: trainSeed, corefsPerStep, retainsPerStep };
+  return trainingRecipe(closedFormRecipe, 'closed-form edit', { objective, overrides }, sampleSize());
 }
 
 let jobs = 0;
@@ -333,7 +323,7 @@ if (!speedOnly) {
   const closedForm = await engine.erase({ concepts, method: 'uce', tokens: 'subject' });
   await evaluate('closed form (UCE)', 'edited', { kind: 'recipe', id: closedForm.id, recipe: closedForm.recipe }, { objective: null, training: null });
   for (const objective of objectives) {
-    const { summary, figures } = await train(trainingRecipe(closedForm.recipe, objective, trainSteps[objective]), objective);
+    const { summary, figures } = await train(fineTuneRecipe(closedForm.recipe, objective, trainSteps[objective]), objective);
     await evaluate(labelOf[objective], 'edited', { kind: 'recipe', id: summary.editId, recipe: summary.recipe }, { objective, training: figures });
   }
   await engine.clearEdit();
@@ -343,7 +333,7 @@ for (const speedPack of speedPacks) {
   pack = await engine.loadPack(packSpecFromArg(speedPack));
   const edit = await engine.erase({ concepts, method: 'uce', tokens: 'subject' });
   for (const objective of objectives) {
-    const { figures } = await train(trainingRecipe(edit.recipe, objective, speedSteps), `${speedPack} ${objective}`);
+    const { figures } = await train(fineTuneRecipe(edit.recipe, objective, speedSteps), `${speedPack} ${objective}`);
     speed.push({ pack: speedPack, packId: pack.id, latentSize: sampleSize(), objective, ...figures });
     writeReport();
   }

@@ -13,6 +13,7 @@
  * nothing kept, every candidate is confirmed (there is nothing to compare with).
  */
 import type { ConceptKind } from '../concept-sets.ts';
+import { dot } from '../linalg/dot.ts';
 import type { ErasureEncoder } from '../problem-builder.ts';
 import { fillTemplate, PROMPT_TEMPLATES } from '../prompt-templates.ts';
 import { subjectTokenSpan } from '../subject-span.ts';
@@ -87,13 +88,6 @@ async function subjectEmbeddings(source: EncoderCheckSource, words: readonly str
 }
 
 function cosine(a: Float64Array, b: Float64Array): number {
-  let dot = 0;
-  let na = 0;
-  let nb = 0;
-  for (let i = 0; i < a.length; i++) {
-    dot += a[i] * b[i];
-    na += a[i] * a[i];
-    nb += b[i] * b[i];
-  }
-  return na === 0 || nb === 0 ? 0 : dot / Math.sqrt(na * nb);
+  const norms = dot(a, 0, a, 0, a.length) * dot(b, 0, b, 0, b.length);
+  return norms === 0 ? 0 : dot(a, 0, b, 0, a.length) / Math.sqrt(norms);
 }
