@@ -233,7 +233,9 @@ const table = [
         '',
       ]
     : []),
-  `This run: ${generated} images${trainingSeconds.size ? ` and ${[...trainingSeconds.values()].flat().length} training runs` : ''} in ${((performance.now() - started) / 60000).toFixed(1)} min (${((performance.now() - started) / Math.max(1, generated) / 1000).toFixed(2)} s per image, generation and judging${trainingSeconds.size ? ' and training' : ''}).`,
+  generated === 0
+    ? `This run made no images: every row is read from the stored reports in ${outDir}/ (--append).`
+    : `This run: ${generated} images${trainingSeconds.size ? ` and ${[...trainingSeconds.values()].flat().length} training runs` : ''} in ${((performance.now() - started) / 60000).toFixed(1)} min (${((performance.now() - started) / generated / 1000).toFixed(2)} s per image, generation and judging${trainingSeconds.size ? ' and training' : ''}).`,
 ].join('\n');
 writeFileSync(join(outDir, 'table.md'), `${table}\n`);
 console.log(table);
