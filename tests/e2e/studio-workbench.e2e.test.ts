@@ -71,9 +71,11 @@ describe('the studio as an erasure workbench', () => {
     await openStudio(page, testingUrl(studioUrl, null));
     expect(await page.getByTestId('model-summary').textContent()).toMatch(/concept world/);
     for (const id of ['concept', 'method', 'erase-button', 'comparison']) expect(await inFirstScreen(page, id, 800), `${id} on the first screen`).toBe(true);
-    // The cheapest images: one step, no guidance; one seed, one row per kind.
-    await page.getByTestId('steps').fill('1');
-    await page.getByTestId('guidance').fill('1');
+    // The cheapest images: one step, no guidance; one seed, one row per kind. The README's picture
+    // (LETHE_UPDATE_SCREENSHOT=1) is made at 5 steps and guidance 7.5, where the concept world
+    // draws its cat, so that it shows what the erasure does rather than one step's noise.
+    await page.getByTestId('steps').fill(shots === 'docs' ? '5' : '1');
+    await page.getByTestId('guidance').fill(shots === 'docs' ? '7.5' : '1');
     await page.getByTestId('grid-seeds').selectOption('1');
     await page.getByTestId('concept').fill('cat');
     uce = await erase(page, '');
@@ -88,6 +90,8 @@ describe('the studio as an erasure workbench', () => {
     expect(await cells.count()).toBe(await rows.count());
     for (const state of await cells.evaluateAll((tds) => tds.map((td) => td.getAttribute('data-state')))) expect(state).toBe('done');
     await page.screenshot({ path: `${shots}/studio-1280x800.png` });
+    await page.getByTestId('steps').fill('1');
+    await page.getByTestId('guidance').fill('1');
   });
 
   test('pin UCE, switch to RealEra (the note says what else changed), erase: both columns with the same seeds; the slider view opens', { timeout: LONG * 2 }, async () => {
