@@ -80,6 +80,8 @@ describe('the studio as an erasure workbench', () => {
     await page.getByTestId('concept').fill('cat');
     uce = await erase(page, '');
     expect(await page.getByTestId('edit-words').textContent()).toMatch(/^"cat" mapped to the empty prompt/);
+    // Names the step, not a side: at 800 px wide the comparison is below, not on the right.
+    expect(await page.getByTestId('next-step').textContent()).toMatch(/^Next: compare before and after in step 4;/);
     await waitForGrid(page);
     const rows = page.getByTestId('grid-row');
     expect(await rows.count()).toBeGreaterThanOrEqual(2);

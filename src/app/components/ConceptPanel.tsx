@@ -359,7 +359,7 @@ function EditSummaryView() {
       <p className="detail">
         {words.detail} <span title={s.id}>Edit {s.id.slice(0, 8)}</span> · <span data-testid="edit-rank">{s.rank}</span> = rank · {depth} undo steps.
       </p>
-      {matches && <p className="next-step" data-testid="next-step">Next: compare before and after on the right; pin this edit to compare it with another method; export it as a LoRA below.</p>}
+      {matches && <p className="next-step" data-testid="next-step">Next: compare before and after in step 4; pin this edit to compare it with another method; export it as a LoRA below.</p>}
     </div>
   );
 }
