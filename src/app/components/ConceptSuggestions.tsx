@@ -80,13 +80,13 @@ export function ConceptSuggestions({ targetIndex = 0 }: { targetIndex?: number }
   };
 
   // The model's own view, after the list is shown (the engine may be busy generating): corefs its encoder puts nearer a kept concept get unticked.
-  const checkAgainstModel = async (shown: SuggestionList, modelName: string) => {
+  const checkAgainstModel = async (shown: SuggestionList) => {
     const version = listVersion.current;
     const kept = [...new Set([...shown.retains.map((r) => r.concept), ...useStudio.getState().concept.form.retains.map((r) => r.concept)].filter((k) => k.trim() !== ''))];
     let next: SuggestionList;
     try {
       const check = await engineClient().checkCandidates({ concept: shown.concept, kind, candidates: shown.corefs.map((c) => c.concept), kept });
-      next = { ...shown, corefs: applyEncoderCheck(shown.corefs, check), notes: [...shown.notes, encoderCheckNote(check, modelName)], modelCheck: 'done' };
+      next = { ...shown, corefs: applyEncoderCheck(shown.corefs, check), notes: [...shown.notes, encoderCheckNote(check, 'the loaded model')], modelCheck: 'done' };
     } catch (e) {
       next = { ...shown, notes: [...shown.notes, `not checked against the loaded model: ${(e as Error).message}`], modelCheck: 'failed' };
     }
@@ -107,7 +107,7 @@ export function ConceptSuggestions({ targetIndex = 0 }: { targetIndex?: number }
       const willCheck = checkWithModel && loadedModel !== null && proposal.corefs.length > 0;
       const shown: SuggestionList = { concept: proposal.concept, source: proposal.source, corefs: chips(proposal.corefs), retains: chips(proposal.retains), notes: [...proposal.notes], modelCheck: willCheck ? 'pending' : 'none' };
       apply(shown);
-      if (willCheck) void checkAgainstModel(shown, 'the loaded model');
+      if (willCheck) void checkAgainstModel(shown);
     } catch (e) {
       setError((e as Error).message);
     } finally {
