@@ -69,6 +69,12 @@ describe('lethe erase arguments', () => {
     expect(parse([...base, '--concept', 'dog', '--method', 'realera']).request.realera).toEqual({});
   });
 
+  test('--erase-scale and --preserve-scale go into closedForm; unset ones stay the method default', () => {
+    expect(parse([...base, '--concept', 'dog', '--preserve-scale', '10']).request.closedForm).toEqual({ preserveScale: 10 });
+    expect(parse([...base, '--concept', 'dog', '--erase-scale=2', '--preserve-scale', '0.5', '--lambda', '1']).request.closedForm).toEqual({ lambda: 1, eraseScale: 2, preserveScale: 0.5 });
+    expect(parse([...base, '--concept', 'dog']).request.closedForm).toBeUndefined();
+  });
+
   test('preserve files: one concept a line, # comment lines and blank lines skipped', () => {
     expect(parsePreserveList('a\r\n # c\n\n b c \n#d')).toEqual(['a', 'b c']);
     expect(usageError([...base, '--concept', 'dog', '--preserve-file', 'missing.txt'])).toMatch(/--preserve-file: cannot read "missing.txt": ENOENT/);
@@ -81,6 +87,8 @@ describe('lethe erase arguments', () => {
     expect(usageError([...dog, '--method', 'esd'])).toBe('--method: expected one of uce|realera, got "esd"');
     expect(usageError([...dog, '--tokens', 'first'])).toBe('--tokens: expected one of last|subject|all, got "first"');
     for (const lambda of ['0', '-1', 'abc', '', 'Infinity']) expect(usageError([...dog, `--lambda=${lambda}`])).toMatch(/^--lambda: expected a number > 0/);
+    for (const flag of ['erase-scale', 'preserve-scale'])
+      for (const scale of ['0', '-2', 'x', 'NaN']) expect(usageError([...dog, `--${flag}=${scale}`])).toMatch(new RegExp(`^--${flag}: expected a number > 0 \\(.*\\), got "${scale}"`));
     expect(usageError([...dog, '--seed', '3'])).toMatch(/^--seed: .*needs --method realera/);
     for (const seed of ['1.5', '-1', '4294967296', 'x']) expect(usageError([...dog, '--method', 'realera', `--seed=${seed}`])).toMatch(/^--seed: expected an integer in \[0, 4294967295\]/);
     expect(usageError([...dog, '--colour', 'red'])).toMatch(/^unknown flag --colour; expected one of --pack, --concept/);

@@ -109,7 +109,7 @@ describe('lethe erase (engine faked, files real)', () => {
     const { io, written, logs } = harness(engine, { 'keep.txt': 'horse\n# comment\nship\n' });
     const code = await runErase(
       ['--pack', '/packs/tiny', '--concept', 'dog', '--anchor', 'cat', '--coref', 'puppy', '--retain', 'frog', '--preserve-file', 'keep.txt',
-        '--method', 'realera', '--seed', '9', '--lambda', '0.4', '--tokens', 'last', '--out', 'r.json', '--weights', 'w.safetensors', '--dump', 'd.safetensors'],
+        '--method', 'realera', '--seed', '9', '--lambda', '0.4', '--erase-scale', '2', '--preserve-scale', '3', '--tokens', 'last', '--out', 'r.json', '--weights', 'w.safetensors', '--dump', 'd.safetensors'],
       io,
     );
     expect(code).toBe(0);
@@ -119,7 +119,7 @@ describe('lethe erase (engine faked, files real)', () => {
     const recipe = parseRecipe(written.get('r.json') as string, 'r.json');
     expect(recipe.concepts.preserve.map((p) => p.concept)).toEqual(['horse', 'ship']);
     expect(recipe.realera!.seed).toBe(9);
-    expect(recipe.closedForm.lambda).toBe(0.4);
+    expect(recipe.closedForm).toMatchObject({ lambda: 0.4, eraseScale: 2, preserveScale: 3 });
     expect(logs.join('\n')).toMatch(/RealEra neighbors \d+, beyond \d+/);
 
     const problem = engine.edit!.problem;
@@ -148,6 +148,9 @@ describe('lethe erase (engine faked, files real)', () => {
     expect(Array.from(get('preserve'))).toEqual(problem.preserve!.flatMap((c) => Array.from(Float32Array.from(c.input as Float64Array))));
     expect(Array.from(get('erase_scale'))).toEqual(problem.erase.map((c) => Math.fround(c.scale!)));
     expect(Array.from(get('preserve_scale'))).toEqual(problem.preserve!.map((c) => Math.fround(c.scale!)));
+    // Every weight here is 1: the scales are the flags' values.
+    expect(new Set(get('erase_scale'))).toEqual(new Set([2]));
+    expect(new Set(get('preserve_scale'))).toEqual(new Set([3]));
     expect(Array.from(get('lambda'))).toEqual([Math.fround(0.4)]);
     // The dumped M reproduces the written weights: W' = W M.
     const m = get('M');

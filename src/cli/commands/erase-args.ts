@@ -14,7 +14,7 @@ import { TOKEN_SELECTION_MODES, type TokenSelectionMode } from '../../erasure/to
 
 export const ERASE_USAGE =
   'lethe erase --pack DIR --concept X [--anchor A] [--coref C ...] [--concept Y ...] [--retain R ...] [--preserve-file F] ' +
-  '[--kind object|style|person] [--method uce|realera] [--lambda L] [--seed S] [--tokens last|subject|all] ' +
+  '[--kind object|style|person] [--method uce|realera] [--lambda L] [--erase-scale S] [--preserve-scale S] [--seed S] [--tokens last|subject|all] ' +
   '--out recipe.json [--weights edited.safetensors] [--dump vectors.safetensors]';
 
 /** The token mode when --tokens is not given: the subject tokens and those after it (UCE 2023, RealEra). */
@@ -42,6 +42,8 @@ const VALUE_FLAGS = [
   'kind',
   'method',
   'lambda',
+  'erase-scale',
+  'preserve-scale',
   'seed',
   'tokens',
   'out',
@@ -49,7 +51,7 @@ const VALUE_FLAGS = [
   'dump',
 ] as const;
 type Flag = (typeof VALUE_FLAGS)[number];
-const SINGLE_FLAGS: readonly Flag[] = ['pack', 'preserve-file', 'kind', 'method', 'lambda', 'seed', 'tokens', 'out', 'weights', 'dump'];
+const SINGLE_FLAGS: readonly Flag[] = ['pack', 'preserve-file', 'kind', 'method', 'lambda', 'erase-scale', 'preserve-scale', 'seed', 'tokens', 'out', 'weights', 'dump'];
 
 interface TargetDraft {
   concept: string;
@@ -111,13 +113,21 @@ export function parseEraseArgs(args: readonly string[], readText: (path: string)
   const method = choice<ErasureMethod>('method', single.get('method'), ERASURE_METHODS) ?? 'uce';
   const tokens = choice<TokenSelectionMode>('tokens', single.get('tokens'), TOKEN_SELECTION_MODES) ?? DEFAULT_TOKENS;
 
-  const lambdaText = single.get('lambda');
-  let lambda: number | undefined;
-  if (lambdaText !== undefined) {
-    lambda = Number(lambdaText);
-    if (lambdaText.trim() === '' || !Number.isFinite(lambda) || lambda <= 0)
-      throw new UsageError(`--lambda: expected a number > 0 (UCE uses 0.5), got ${JSON.stringify(lambdaText)}`);
-  }
+  const positive = (flag: 'lambda' | 'erase-scale' | 'preserve-scale', usual: string): number | undefined => {
+    const text = single.get(flag);
+    if (text === undefined) return undefined;
+    const value = Number(text);
+    if (text.trim() === '' || !Number.isFinite(value) || value <= 0) throw new UsageError(`--${flag}: expected a number > 0 (${usual}), got ${JSON.stringify(text)}`);
+    return value;
+  };
+  const lambda = positive('lambda', 'UCE uses 0.5');
+  const eraseScale = positive('erase-scale', 'UCE and RealEra use 1');
+  const preserveScale = positive('preserve-scale', 'UCE uses 1, RealEra 0.1');
+  const closedForm = {
+    ...(lambda !== undefined ? { lambda } : {}),
+    ...(eraseScale !== undefined ? { eraseScale } : {}),
+    ...(preserveScale !== undefined ? { preserveScale } : {}),
+  };
   const seedText = single.get('seed');
   let seed: number | undefined;
   if (seedText !== undefined) {
@@ -143,7 +153,7 @@ export function parseEraseArgs(args: readonly string[], readText: (path: string)
     method,
     tokens,
     ...(method === 'realera' ? { realera: seed === undefined ? {} : { seed } } : {}),
-    ...(lambda !== undefined ? { closedForm: { lambda } } : {}),
+    ...(Object.keys(closedForm).length > 0 ? { closedForm } : {}),
   };
   const weights = single.get('weights');
   const dump = single.get('dump');
