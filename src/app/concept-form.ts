@@ -9,6 +9,7 @@ import { REALERA_CLOSED_FORM, UCE_CLOSED_FORM, type ClosedFormSettings } from '.
 import { parseConceptSet, type ConceptKind, type ConceptSet, type ConceptSetInput } from '../erasure/concept-sets.ts';
 import { REALERA_DEFAULTS } from '../erasure/realera.ts';
 import type { ErasureMethod, ErasureRecipe } from '../erasure/recipe.ts';
+import type { SharedRowsMode } from '../erasure/shared-rows.ts';
 import type { TokenSelectionMode } from '../erasure/token-selection.ts';
 import { InputError } from '../util/errors.ts';
 import { describeEntered, messageInWords } from './field-words.ts';
@@ -44,6 +45,7 @@ export interface ConceptForm {
   preserve: ChipValue[];
   method: ErasureMethod;
   tokens: TokenSelectionMode;
+  sharedRows: SharedRowsMode;
   lambda: number;
   eraseScale: number;
   preserveScale: number;
@@ -79,6 +81,7 @@ export function initialConceptForm(): ConceptForm {
     method: 'uce',
     // UCE 2023 and RealEra both constrain the subject tokens and those after it.
     tokens: 'subject',
+    sharedRows: 'keep',
     ...UCE_CLOSED_FORM,
     realera: { ...DEFAULT_REALERA_FORM },
   };
@@ -174,6 +177,7 @@ export function eraseRequestFor(form: ConceptForm): EraseRequest {
     concepts: toInput(concepts),
     method: form.method,
     tokens: form.tokens,
+    sharedRows: form.sharedRows,
     closedForm: { lambda: form.lambda, eraseScale: form.eraseScale, preserveScale: form.preserveScale },
   };
   if (form.method === 'realera') {
@@ -214,6 +218,7 @@ export function conceptFormFromRecipe(recipe: ErasureRecipe, previous: ConceptFo
     preserve: weighted(recipe.concepts.preserve),
     method: recipe.method,
     tokens: recipe.prompts.tokens,
+    sharedRows: recipe.prompts.sharedRows ?? 'free',
     lambda: recipe.closedForm.lambda,
     eraseScale: recipe.closedForm.eraseScale,
     preserveScale: recipe.closedForm.preserveScale,

@@ -7,6 +7,7 @@ export const GLOSSARY = {
   preserve: 'Unrelated concepts the edit must not change: held in place, like retain, usually many of them.',
   method: 'UCE solves one least-squares edit; RealEra first samples nearby embeddings to erase and far ones to keep.',
   tokens: 'Which token positions of each prompt are constrained: the concept word, the word and those after it, or all 77.',
+  sharedRows: 'Also hold in place the token rows no concept is written into: the empty prompt (the base of every image) and the template words ("a photo of").',
   lambda: 'How strongly the edit is held close to the original weights: larger changes the model less.',
   eraseScale: 'Weight of the erase targets in the least-squares problem: larger erases harder.',
   preserveScale: 'Weight of the retained and preserved concepts: larger keeps them closer to the original.',

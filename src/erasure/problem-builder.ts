@@ -12,10 +12,13 @@
  *               embedding mapped to the perturbed anchor.
  *   preserve 1. for each kept concept (retains, then the preserve list), for each template:
  *               selectTokenVectors(prompt);
- *            2. RealEra only: for the same pairs and templates, for each of the N beyond samples:
+ *            2. sharedRows 'keep' only: sharedRowVectors of each template written with the empty
+ *               subject (its rows before the slot), then of the empty prompt (every row);
+ *            3. RealEra only: for the same pairs and templates, for each of the N beyond samples:
  *               selectTokenVectors(e + eta), kept at its own mapping.
  * Scales: s_e = eraseScale x the pair's weight (neighbors too); s_p = preserveScale x the
- * concept's weight, and preserveScale x the erase pair's weight for its beyond samples.
+ * concept's weight, preserveScale for a shared row, and preserveScale x the erase pair's weight
+ * for its beyond samples.
  *
  * RealEra randomness: ONE SeededRandom(seed) serves the whole request. sampleRealEra runs once
  * per erase prompt pair (pair x template, in the order above) on the full flattened
@@ -39,10 +42,11 @@ import {
 } from './closed-form.ts';
 import type { ClosedFormProblem, EraseConstraint, PreserveConstraint } from './closed-form-problem.ts';
 import { defineConceptSet, erasurePairs, preservedConcepts, type ConceptSet } from './concept-sets.ts';
-import { expandConcept, expandPair, PROMPT_TEMPLATES, type TemplatedPrompt } from './prompt-templates.ts';
+import { expandConcept, expandPair, fillTemplate, PROMPT_TEMPLATES, TEMPLATE_SLOT, type TemplatedPrompt } from './prompt-templates.ts';
 import { radiusScaleForEncoder, resolveRealEraOptions, sampleRealEra, type RealEraOptions } from './realera.ts';
 import { ERASURE_METHODS, LETHE_VERSION, parseRecipe, RECIPE_FORMAT, RECIPE_VERSION, serializeRecipe, type ErasureMethod, type ErasureRecipe } from './recipe.ts';
 import { subjectTokenSpan, type PromptTokens, type SubjectTokens } from './subject-span.ts';
+import { sharedRowVectors, SHARED_ROWS_MODES, type SharedRowsMode } from './shared-rows.ts';
 import { pairTokenVectors, selectTokenVectors, TOKEN_SELECTION_MODES, type PromptEmbedding, type TokenSelectionMode } from './token-selection.ts';
 
 export type { PromptTokens } from './subject-span.ts';
@@ -95,6 +99,7 @@ interface ErasureSettings {
   readonly method: ErasureMethod;
   readonly templates: readonly string[];
   readonly tokens: TokenSelectionMode;
+  readonly sharedRows: SharedRowsMode;
   /** radiusScale undefined: measured from the embeddings. */
   readonly realera: { readonly options: Partial<RealEraOptions>; readonly seed: number } | null;
   readonly lambda: number;
@@ -127,6 +132,7 @@ export async function rebuildFromRecipe(recipe: ErasureRecipe, deps: ErasureEnco
       method: checked.method,
       templates: checked.prompts.templates,
       tokens: checked.prompts.tokens,
+      sharedRows: checked.prompts.sharedRows ?? 'free',
       realera: checked.realera && { options: checked.realera.options, seed: checked.realera.seed },
       lambda: checked.closedForm.lambda,
       eraseScale: checked.closedForm.eraseScale,
@@ -157,7 +163,7 @@ export function solveErasure(built: BuiltErasure): SolvedErasure {
   return { operator, recipe: recipeWithSolver(built.recipe, operator.solver), ms: performance.now() - start };
 }
 
-const REQUEST_KEYS = ['concepts', 'method', 'templates', 'tokens', 'realera', 'closedForm'];
+const REQUEST_KEYS = ['concepts', 'method', 'templates', 'tokens', 'sharedRows', 'realera', 'closedForm'];
 const REALERA_REQUEST_KEYS = ['options', 'seed'];
 const CLOSED_FORM_REQUEST_KEYS = ['lambda', 'eraseScale', 'preserveScale', 'solver'];
 
@@ -168,6 +174,9 @@ function settingsOfRequest(request: EraseRequest): ErasureSettings {
   if (!ERASURE_METHODS.includes(method)) throw requestError('method', `expected one of ${ERASURE_METHODS.join(', ')}, got ${describe(method)}`);
   const tokens = request.tokens;
   if (!TOKEN_SELECTION_MODES.includes(tokens)) throw requestError('tokens', `expected one of ${TOKEN_SELECTION_MODES.join(', ')}, got ${describe(tokens)}`);
+
+  const sharedRows = request.sharedRows ?? 'keep';
+  if (!SHARED_ROWS_MODES.includes(sharedRows)) throw requestError('sharedRows', `expected one of ${SHARED_ROWS_MODES.join(', ')}, got ${describe(sharedRows)}`);
 
   let templates: readonly string[];
   if (request.templates === undefined) templates = PROMPT_TEMPLATES[concepts.kind];
@@ -213,6 +222,7 @@ function settingsOfRequest(request: EraseRequest): ErasureSettings {
     method,
     templates,
     tokens,
+    sharedRows,
     realera,
     lambda: positive('lambda'),
     eraseScale: positive('eraseScale'),
@@ -250,6 +260,10 @@ async function buildFromSettings(settings: ErasureSettings, deps: ErasureEncoder
   };
   const pairSlots = pairPrompts.map((prompts) => prompts.map((pair) => ({ erase: locate(pair.erase), anchor: locate(pair.anchor) })));
   const keptSlots = keptPrompts.map((prompts) => prompts.map(locate));
+  const sharedSlots =
+    settings.sharedRows === 'keep'
+      ? [...settings.templates.map((template) => ({ slot: locate(fillTemplate(template, '')), whole: false })), { slot: locate(fillTemplate(TEMPLATE_SLOT, '')), whole: true }]
+      : [];
 
   const encodeStart = performance.now();
   const embeddings = await deps.encode(texts);
@@ -278,6 +292,7 @@ async function buildFromSettings(settings: ErasureSettings, deps: ErasureEncoder
     const scale = settings.preserveScale * item.weight;
     for (const slot of keptSlots[c]) for (const input of selectTokenVectors(embed(slot), mode)) preserve.push({ input, scale });
   });
+  for (const input of sharedRowVectors(sharedSlots.map(({ slot, whole }) => ({ embedding: embed(slot), whole })))) preserve.push({ input, scale: settings.preserveScale });
 
   let neighbors = 0;
   let beyond = 0;
@@ -323,7 +338,7 @@ async function buildFromSettings(settings: ErasureSettings, deps: ErasureEncoder
     pack: { sha256: context.packSha256, family: context.family },
     concepts: settings.concepts,
     method: settings.method,
-    prompts: { templates: [...settings.templates], tokens: mode },
+    prompts: { templates: [...settings.templates], tokens: mode, sharedRows: settings.sharedRows },
     realera: settings.realera && realeraOptions && { options: realeraOptions, seed: settings.realera.seed },
     closedForm: {
       lambda: settings.lambda,

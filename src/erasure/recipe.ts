@@ -15,6 +15,7 @@ import { CLOSED_FORM_SOLVERS, type ClosedFormSolver } from './closed-form.ts';
 import { parseConceptSet, type ConceptSet } from './concept-sets.ts';
 import { TEMPLATE_SLOT } from './prompt-templates.ts';
 import { REALERA_DEFAULTS, resolveRealEraOptions, type RealEraOptions } from './realera.ts';
+import { SHARED_ROWS_MODES, type SharedRowsMode } from './shared-rows.ts';
 import { TOKEN_SELECTION_MODES, type TokenSelectionMode } from './token-selection.ts';
 import { canonicalFineTune, parseFineTuneOptions, type FineTuneOptions } from './fine-tune/fine-tune-options.ts';
 import { describeValue as describe } from '../util/describe-value.ts';
@@ -38,6 +39,8 @@ export interface RecipePrompts {
   /** Every template, each with one "{}" slot, in order (stored, not looked up by kind: defaults may change). */
   readonly templates: readonly string[];
   readonly tokens: TokenSelectionMode;
+  /** Absent means 'free': recipes written before shared rows existed constrained concept rows only. */
+  readonly sharedRows?: SharedRowsMode;
 }
 
 export interface RecipeRealEra {
@@ -121,7 +124,7 @@ export function parseRecipe(json: string, file: string): ErasureRecipe {
 
   const method = root.literal('method', ERASURE_METHODS);
 
-  const promptFields = root.object('prompts', { required: ['templates', 'tokens'] });
+  const promptFields = root.object('prompts', { required: ['templates', 'tokens'], optional: ['sharedRows'] });
   const templateValues = promptFields.value('templates');
   if (!Array.isArray(templateValues) || templateValues.length < 1 || templateValues.length > MAX_TEMPLATES)
     throw promptFields.error('templates', `expected an array of 1 to ${MAX_TEMPLATES} items, got ${describe(templateValues)}`);
@@ -133,7 +136,13 @@ export function parseRecipe(json: string, file: string): ErasureRecipe {
       throw promptFields.errorAt(field, `expected exactly one "${TEMPLATE_SLOT}" slot in ${describe(template)}`);
     return template;
   });
-  const prompts: RecipePrompts = { templates, tokens: promptFields.literal('tokens', TOKEN_SELECTION_MODES) };
+  const sharedRows = promptFields.get('sharedRows') === undefined ? undefined : promptFields.literal('sharedRows', SHARED_ROWS_MODES);
+  const prompts: RecipePrompts = {
+    templates,
+    tokens: promptFields.literal('tokens', TOKEN_SELECTION_MODES),
+    // Kept absent when absent (it means 'free'), so a recipe parses back to the object it came from.
+    ...(sharedRows === 'keep' ? { sharedRows } : {}),
+  };
 
   let realera: RecipeRealEra | null = null;
   const realeraValue = root.get('realera');
@@ -186,7 +195,8 @@ function canonicalRecipe(recipe: ErasureRecipe): unknown {
       preserve: c.preserve?.map(weighted),
     },
     method: recipe.method,
-    prompts: { templates: recipe.prompts?.templates, tokens: recipe.prompts?.tokens },
+    // sharedRows 'free' is written as absent: recipes from before shared rows keep their bytes (and edit ids).
+    prompts: { templates: recipe.prompts?.templates, tokens: recipe.prompts?.tokens, sharedRows: recipe.prompts?.sharedRows === 'free' ? undefined : recipe.prompts?.sharedRows },
     realera: recipe.realera && {
       options: Object.fromEntries(REALERA_KEYS.map((key) => [key, recipe.realera!.options?.[key]])),
       seed: recipe.realera.seed,

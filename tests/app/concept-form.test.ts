@@ -27,6 +27,7 @@ describe('concept panel -> EraseRequest', () => {
       concepts: { kind: 'object', targets: [{ concept: 'cat', weight: 1, anchor: '', corefs: [] }], retains: [], preserve: [] },
       method: 'uce',
       tokens: 'subject',
+      sharedRows: 'keep',
       closedForm: { lambda: UCE_CLOSED_FORM.lambda, eraseScale: UCE_CLOSED_FORM.eraseScale, preserveScale: UCE_CLOSED_FORM.preserveScale },
     });
     expect(request.templates).toBeUndefined(); // the engine uses the kind's templates
@@ -116,7 +117,7 @@ describe('concept panel -> EraseRequest', () => {
         pack: { sha256: 'a'.repeat(64), family: 'tiny-sd15' },
         concepts: { kind: 'object', targets: [{ concept: 'cat', weight: 1.5, anchor: 'animal', corefs: [{ concept: 'kitten', weight: 1 }] }], retains: [], preserve: [{ concept: 'dog', weight: 1 }] },
         method: 'realera',
-        prompts: { templates: [...PROMPT_TEMPLATES.object], tokens: 'all' },
+        prompts: { templates: [...PROMPT_TEMPLATES.object], tokens: 'all', sharedRows: 'keep' },
         realera: { options: { ...REALERA_DEFAULTS, ...request.realera!.options }, seed: 5 },
         closedForm: { lambda: 0.7, eraseScale: 1, preserveScale: 0.1, solver: 'cholesky' },
       }),
@@ -124,5 +125,8 @@ describe('concept panel -> EraseRequest', () => {
     );
     const refilled = conceptFormFromRecipe(recipe, initialConceptForm());
     expect(eraseRequestFor(refilled)).toEqual(request);
+    // A recipe from before shared rows (no field) refills the form with them off, so it erases as it did.
+    const { sharedRows: _kept, ...oldPrompts } = recipe.prompts;
+    expect(conceptFormFromRecipe({ ...recipe, prompts: oldPrompts }, initialConceptForm()).sharedRows).toBe('free');
   });
 });

@@ -75,6 +75,13 @@ describe('lethe erase arguments', () => {
     expect(parse([...base, '--concept', 'dog']).request.closedForm).toBeUndefined();
   });
 
+  test('--shared-rows free constrains concept rows only (as published); unset leaves the engine default (keep)', () => {
+    expect(parse([...base, '--concept', 'dog', '--shared-rows', 'free']).request.sharedRows).toBe('free');
+    expect(parse([...base, '--concept', 'dog', '--shared-rows=keep']).request.sharedRows).toBe('keep');
+    expect(parse([...base, '--concept', 'dog']).request.sharedRows).toBeUndefined();
+    expect(usageError([...base, '--concept', 'dog', '--shared-rows', 'some'])).toBe('--shared-rows: expected one of keep|free, got "some"');
+  });
+
   test('preserve files: one concept a line, # comment lines and blank lines skipped', () => {
     expect(parsePreserveList('a\r\n # c\n\n b c \n#d')).toEqual(['a', 'b c']);
     expect(usageError([...base, '--concept', 'dog', '--preserve-file', 'missing.txt'])).toMatch(/--preserve-file: cannot read "missing.txt": ENOENT/);

@@ -49,6 +49,27 @@ function selectedCount(template: string, concept: string, mode: TokenSelectionMo
   return mode === 'last' ? 1 : mode === 'all' ? TOKENS : eos - focusStart + 1;
 }
 
+/**
+ * How many distinct shared rows the templates give: the encoder is causal, so two rows are the
+ * same vector exactly when the token ids up to them are the same; the rows are each template's
+ * rows before its slot and every row of the empty prompt.
+ */
+function sharedRowCount(templates: readonly string[]): number {
+  const prefixes = new Set<string>();
+  const tokenizer = forgedTokenizer();
+  const add = (text: string, rows: number) => {
+    const ids = Array.from(tokenizer.encode(text));
+    for (let r = 0; r < rows; r++) prefixes.add(ids.slice(0, r + 1).join(','));
+  };
+  for (const template of templates) {
+    if (!template.endsWith('{}')) throw new Error(`test: sharedRowCount takes templates that end in their slot, got ${JSON.stringify(template)}`);
+    const text = fillTemplate(template, '').text;
+    add(text, tokenizer.tokenize(text).eosIndex);
+  }
+  add('', TOKENS);
+  return prefixes.size;
+}
+
 function bits(vector: Vector): Uint8Array {
   const array = Float64Array.from(vector as ArrayLike<number>);
   return new Uint8Array(array.buffer);
@@ -129,20 +150,24 @@ describe('buildErasureProblem (UCE)', () => {
     const eraseCounts = erasePrompts.flatMap(({ concept, weight }) => templates.map((t) => ({ count: selectedCount(t, concept, mode), scale: 1.5 * weight })));
     const keptCounts = kept.flatMap(({ concept, weight }) => templates.map((t) => ({ count: selectedCount(t, concept, mode), scale: 0.25 * weight })));
     const total = (list: { count: number }[]) => list.reduce((s, x) => s + x.count, 0);
-    expect(built.stats).toEqual({ eraseVectors: total(eraseCounts), preserveVectors: total(keptCounts), neighbors: 0, beyond: 0 });
+    // The shared rows follow the kept concepts' rows, at preserveScale: the templates' distinct rows
+    // before the slot (BOS once) and the empty prompt's 76 rows after BOS.
+    const shared = sharedRowCount(templates);
+    expect(shared).toBeGreaterThan(TOKENS - 1 + templates.length);
+    expect(built.stats).toEqual({ eraseVectors: total(eraseCounts), preserveVectors: total(keptCounts) + shared, neighbors: 0, beyond: 0 });
     expect(built.problem.erase).toHaveLength(total(eraseCounts));
-    expect(built.problem.preserve).toHaveLength(total(keptCounts));
+    expect(built.problem.preserve).toHaveLength(total(keptCounts) + shared);
     expect(built.problem.erase.map((c) => c.scale)).toEqual(eraseCounts.flatMap(({ count, scale }) => Array(count).fill(scale)));
-    expect(built.problem.preserve!.map((c) => c.scale)).toEqual(keptCounts.flatMap(({ count, scale }) => Array(count).fill(scale)));
+    expect(built.problem.preserve!.map((c) => c.scale)).toEqual([...keptCounts.flatMap(({ count, scale }) => Array(count).fill(scale)), ...Array(shared).fill(0.25)]);
     if (mode === 'last') expect(total(eraseCounts)).toBe(12);
     if (mode === 'all') expect(total(eraseCounts)).toBe(12 * TOKENS);
-    // One encode call; each distinct text once (dog, puppy, cat, horse, van gogh in 6 templates).
+    // One encode call; each distinct text once (dog, puppy, cat, horse, van gogh in 6 templates; the 6 templates with an empty slot).
     expect(encoder.calls).toHaveLength(1);
-    expect(encoder.calls[0]).toHaveLength(5 * templates.length);
+    expect(encoder.calls[0]).toHaveLength(6 * templates.length);
     expect(new Set(encoder.calls[0]).size).toBe(encoder.calls[0].length);
     expect(built.ms.sample).toBe(0);
     expect(built.recipe.realera).toBeNull();
-    expect(built.recipe.prompts).toEqual({ templates, tokens: mode });
+    expect(built.recipe.prompts).toEqual({ templates, tokens: mode, sharedRows: 'keep' });
   });
 
   test("mode 'last': each erase vector is the target's last subject row, mapped to the anchor's, in pair/template order", async () => {
@@ -187,6 +212,7 @@ describe('buildErasureProblem (UCE)', () => {
           method: 'uce',
           tokens: mode,
           templates: ['a photo of {}', 'a painting of {}'],
+          sharedRows: 'free',
           closedForm: { lambda },
         };
         const built = await buildErasureProblem(request, fakeTextEncoder(WIDTH), context);
@@ -235,6 +261,71 @@ describe('buildErasureProblem (UCE)', () => {
   });
 });
 
+describe('shared rows', () => {
+  const concepts = { targets: [{ concept: 'dog', anchor: 'cat' }], retains: ['horse'] };
+  const templates = ['a photo of {}', '{}'];
+
+  test("'keep': the templates' rows before the slot, then the empty prompt's rows, each distinct vector once, at preserveScale", async () => {
+    const encoder = fakeTextEncoder(WIDTH);
+    const built = await buildErasureProblem({ concepts, method: 'uce', tokens: 'last', templates, closedForm: { preserveScale: 0.3 } }, encoder, context);
+    const prefixRows = forgedTokenizer().tokenize('a photo of').eosIndex;
+    const expected = [
+      ...Array.from({ length: prefixRows }, (_, r) => tokenRow(encoder.embed('a photo of'), r, WIDTH)),
+      // '{}' adds only BOS, already there; the empty prompt adds its rows after BOS.
+      ...Array.from({ length: TOKENS - 1 }, (_, r) => tokenRow(encoder.embed(''), r + 1, WIDTH)),
+    ];
+    const shared = built.problem.preserve!.slice(2);
+    expect(shared.map((c) => Array.from(c.input))).toEqual(expected.map((row) => Array.from(row)));
+    expect(new Set(shared.map((c) => c.scale))).toEqual(new Set([0.3]));
+    expect(built.recipe.prompts.sharedRows).toBe('keep');
+    const free = await buildErasureProblem({ concepts, method: 'uce', tokens: 'last', templates, sharedRows: 'free' }, encoder, context);
+    expect(free.problem.preserve).toHaveLength(2);
+    expect(free.recipe.prompts.sharedRows).toBeUndefined();
+    await expect(buildErasureProblem({ concepts, method: 'uce', tokens: 'last', sharedRows: 'some' as 'keep' }, encoder, context)).rejects.toThrow(
+      /sharedRows: expected one of keep, free, got "some"/,
+    );
+  });
+
+  test("solved with a small lambda: the erase rows land and the shared rows stay; 'free' moves the empty prompt's rows", async () => {
+    // Wide enough that every constraint can hold exactly (UCE's regime: fewer constraints than d).
+    const width = 160;
+    const wide = { ...context, width };
+    const solve = async (sharedRows: 'keep' | 'free') => {
+      const encoder = fakeTextEncoder(width);
+      const built = await buildErasureProblem({ concepts, method: 'uce', tokens: 'subject', templates, sharedRows, closedForm: { lambda: 1e-2 } }, encoder, wide);
+      const { operator } = solveErasure(built);
+      const moved = (row: Float64Array) => distance(applyM(operator, row), row) / norm(row);
+      const empty = encoder.embed('');
+      return {
+        erase: Math.max(...built.problem.erase.map((c) => distance(applyM(operator, c.input), c.target) / norm(c.target))),
+        empty: Math.max(...Array.from({ length: TOKENS }, (_, r) => moved(tokenRow(empty, r, width)))),
+      };
+    };
+    const [keep, free] = [await solve('keep'), await solve('free')];
+    expect(keep.erase).toBeLessThan(1e-3);
+    expect(free.erase).toBeLessThan(1e-3);
+    expect(keep.empty).toBeLessThan(1e-4);
+    // Measured: 1.2e-5 kept, 1.8e-2 free.
+    expect(free.empty).toBeGreaterThan(5e-3);
+    expect(free.empty).toBeGreaterThan(100 * keep.empty);
+  });
+
+  test('a recipe without sharedRows (written before them) rebuilds without them; one with them rebuilds the same problem', async () => {
+    const encoder = fakeTextEncoder(WIDTH);
+    const built = await buildErasureProblem({ concepts, method: 'realera', tokens: 'subject', templates, realera: { options: { m: 1, n: 1 } } }, encoder, context);
+    const json = serializeRecipe(built.recipe);
+    expect(JSON.parse(json).prompts.sharedRows).toBe('keep');
+    expectSameProblem(built.problem, (await rebuildFromRecipe(parseRecipe(json, 'r.json'), fakeTextEncoder(WIDTH), context)).problem);
+    const legacy = JSON.parse(json);
+    delete legacy.prompts.sharedRows;
+    const old = await rebuildFromRecipe(parseRecipe(JSON.stringify(legacy), 'old.json'), fakeTextEncoder(WIDTH), context);
+    expect(old.stats.preserveVectors).toBe(built.stats.preserveVectors - sharedRowCount(templates));
+    // RealEra's beyond samples come after the shared rows in both.
+    expect(Array.from(old.problem.preserve!.at(-1)!.input)).toEqual(Array.from(built.problem.preserve!.at(-1)!.input));
+    expect(() => parseRecipe(JSON.stringify({ ...legacy, prompts: { ...legacy.prompts, sharedRows: 'all' } }), 'bad.json')).toThrow(/bad\.json.*prompts\.sharedRows/);
+  });
+});
+
 describe('buildErasureProblem (RealEra)', () => {
   const templates = ['a photo of {}', 'a painting of {}'];
   const request = (tokens: TokenSelectionMode, seed = 11): EraseRequest => ({
@@ -242,6 +333,7 @@ describe('buildErasureProblem (RealEra)', () => {
     method: 'realera',
     tokens,
     templates,
+    sharedRows: 'free',
     realera: { options: { m: 3, n: 2 }, seed },
   });
 

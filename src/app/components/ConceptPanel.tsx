@@ -242,6 +242,12 @@ function ErasureSettings() {
           ))}
         </select>
       </label>
+      <label className="inline">
+        <input type="checkbox" checked={form.sharedRows === 'keep'} onChange={(e) => set({ sharedRows: e.target.checked ? 'keep' : 'free' }, true)} data-testid="shared-rows" />
+        <Term name="sharedRows" inline>
+          keep shared rows
+        </Term>
+      </label>
       <Slider label={<Term name="lambda">lambda</Term>} ariaLabel="lambda" testId="lambda" value={form.lambda} min={0.01} max={5} step={0.01} onChange={(lambda) => set({ lambda }, true)} />
       <Slider label={<Term name="eraseScale">erase scale</Term>} ariaLabel="erase scale" testId="erase-scale" value={form.eraseScale} min={0} max={5} step={0.05} onChange={(eraseScale) => set({ eraseScale }, true)} />
       <Slider label={<Term name="preserveScale">preserve scale</Term>} ariaLabel="preserve scale" testId="preserve-scale" value={form.preserveScale} min={0} max={5} step={0.05} onChange={(preserveScale) => set({ preserveScale }, true)} />

@@ -10,11 +10,12 @@ import { InputError, InputNotFoundError } from '../../util/errors.ts';
 import type { EraseRequest } from '../../engine/api.ts';
 import { CONCEPT_KINDS, defineConceptSet, type ConceptKind, type ConceptSetInput } from '../../erasure/concept-sets.ts';
 import { ERASURE_METHODS, type ErasureMethod } from '../../erasure/recipe.ts';
+import { SHARED_ROWS_MODES, type SharedRowsMode } from '../../erasure/shared-rows.ts';
 import { TOKEN_SELECTION_MODES, type TokenSelectionMode } from '../../erasure/token-selection.ts';
 
 export const ERASE_USAGE =
   'lethe erase --pack DIR --concept X [--anchor A] [--coref C ...] [--concept Y ...] [--retain R ...] [--preserve-file F] ' +
-  '[--kind object|style|person] [--method uce|realera] [--lambda L] [--erase-scale S] [--preserve-scale S] [--seed S] [--tokens last|subject|all] ' +
+  '[--kind object|style|person] [--method uce|realera] [--lambda L] [--erase-scale S] [--preserve-scale S] [--seed S] [--tokens last|subject|all] [--shared-rows keep|free] ' +
   '--out recipe.json [--weights edited.safetensors] [--dump vectors.safetensors]';
 
 /** The token mode when --tokens is not given: the subject tokens and those after it (UCE 2023, RealEra). */
@@ -46,12 +47,13 @@ const VALUE_FLAGS = [
   'preserve-scale',
   'seed',
   'tokens',
+  'shared-rows',
   'out',
   'weights',
   'dump',
 ] as const;
 type Flag = (typeof VALUE_FLAGS)[number];
-const SINGLE_FLAGS: readonly Flag[] = ['pack', 'preserve-file', 'kind', 'method', 'lambda', 'erase-scale', 'preserve-scale', 'seed', 'tokens', 'out', 'weights', 'dump'];
+const SINGLE_FLAGS: readonly Flag[] = ['pack', 'preserve-file', 'kind', 'method', 'lambda', 'erase-scale', 'preserve-scale', 'seed', 'tokens', 'shared-rows', 'out', 'weights', 'dump'];
 
 interface TargetDraft {
   concept: string;
@@ -112,6 +114,7 @@ export function parseEraseArgs(args: readonly string[], readText: (path: string)
   const kind = choice<ConceptKind>('kind', single.get('kind'), CONCEPT_KINDS);
   const method = choice<ErasureMethod>('method', single.get('method'), ERASURE_METHODS) ?? 'uce';
   const tokens = choice<TokenSelectionMode>('tokens', single.get('tokens'), TOKEN_SELECTION_MODES) ?? DEFAULT_TOKENS;
+  const sharedRows = choice<SharedRowsMode>('shared-rows', single.get('shared-rows'), SHARED_ROWS_MODES);
 
   const positive = (flag: 'lambda' | 'erase-scale' | 'preserve-scale', usual: string): number | undefined => {
     const text = single.get(flag);
@@ -152,6 +155,7 @@ export function parseEraseArgs(args: readonly string[], readText: (path: string)
     concepts,
     method,
     tokens,
+    ...(sharedRows !== undefined ? { sharedRows } : {}),
     ...(method === 'realera' ? { realera: seed === undefined ? {} : { seed } } : {}),
     ...(Object.keys(closedForm).length > 0 ? { closedForm } : {}),
   };

@@ -71,8 +71,17 @@ describe('suggestions in the concept form', () => {
     const target = built.problem.erase[0].target;
     // The anchor "" maps every erased concept to the same target vector: the reference reads it once.
     expect(built.problem.erase.every((c) => Array.from(c.target).every((v, i) => v === target[i]))).toBe(true);
-    const a = sumOfOuterProducts(WIDTH, 0.5, [...eraseTerms.map(({ c, s }) => ({ x: c, y: c, s })), ...keepTerms.map(({ c, s }) => ({ x: c, y: c, s }))]);
-    const b = sumOfOuterProducts(WIDTH, 0.5, [...eraseTerms.map(({ c, s }) => ({ x: target, y: c, s })), ...keepTerms.map(({ c, s }) => ({ x: c, y: c, s }))]);
+    // The shared rows (kept by default) at s_p = 0.75: the template's rows before the slot
+    // (BOS, "a photo of") and the empty prompt's rows after BOS (BOS is the same row in both).
+    const row = (text: string, index: number) => Float64Array.from(encoder.embed(text).subarray(index * WIDTH, (index + 1) * WIDTH));
+    const sharedTerms = [
+      ...Array.from({ length: encoder.tokenize('a photo of').eosIndex }, (_, r) => row('a photo of', r)),
+      ...Array.from({ length: 76 }, (_, r) => row('', r + 1)),
+    ].map((c) => ({ c, s: 0.75 }));
+    expect(built.problem.preserve).toHaveLength(keepTerms.length + sharedTerms.length);
+    const held = [...keepTerms, ...sharedTerms];
+    const a = sumOfOuterProducts(WIDTH, 0.5, [...eraseTerms.map(({ c, s }) => ({ x: c, y: c, s })), ...held.map(({ c, s }) => ({ x: c, y: c, s }))]);
+    const b = sumOfOuterProducts(WIDTH, 0.5, [...eraseTerms.map(({ c, s }) => ({ x: target, y: c, s })), ...held.map(({ c, s }) => ({ x: c, y: c, s }))]);
     const reference = multiply(b, invert(a));
 
     const operator = solveEditOperator(built.problem);
