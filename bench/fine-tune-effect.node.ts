@@ -12,7 +12,7 @@
  *   node bin/run-ts.mjs bench/fine-tune-effect.node.ts [--pack demo:concept-world] [--erase cat]
  *     [--seeds 1] [--steps 10] [--templates 2] [--objectives realera,esd-x,crce]
  *     [--train-steps 4 | realera=4,esd-x=4,crce=2] [--lr 2e-2 | realera=2e-2,esd-x=5e-3] [--rank 4] [--latent-steps 4]
- *     [--corefs-per-step 1] [--retains-per-step 1] [--train-seed 0] [--corefs synonyms|none]
+ *     [--corefs-per-step 1] [--retains-per-step 1] [--train-seed 0] [--corefs synonyms|none] [--shared-rows keep|free]
  *     [--speed-packs none|PACK,PACK] [--speed-steps 2] [--speed-only] [--out FILE]
  *
  * The defaults are sized for SwiftShader, where one training step of the concept-world UNet at
@@ -48,6 +48,7 @@ import type { EditReference } from '../src/evaluation/report.ts';
 import { runEvaluation, type ImageSource } from '../src/evaluation/runner.ts';
 import { formatAccuracy } from '../src/evaluation/summary-table.ts';
 import { NodeOnnxRunner } from '../src/pipeline/onnx/node-runner.ts';
+import { isSharedRowsMode, SHARED_ROWS_MODES } from '../src/erasure/shared-rows.ts';
 import { isLearningRate, isStepCount, parsePerObjective } from './per-objective.ts';
 
 const { values } = parseArgs({
@@ -71,6 +72,7 @@ const { values } = parseArgs({
     'speed-only': { type: 'boolean' },
     'corefs-per-step': { type: 'string' },
     'retains-per-step': { type: 'string' },
+    'shared-rows': { type: 'string' },
     out: { type: 'string' },
   },
 });
@@ -95,6 +97,8 @@ if (corefMode !== 'synonyms' && corefMode !== 'none') throw new Error('--corefs:
 const speedOnly = values['speed-only'] ?? false;
 const corefsPerStep = Number(values['corefs-per-step'] ?? 1);
 const retainsPerStep = Number(values['retains-per-step'] ?? 1);
+const sharedRows = values['shared-rows'] ?? 'keep';
+if (!isSharedRowsMode(sharedRows)) throw new Error(`--shared-rows: expected one of ${SHARED_ROWS_MODES.join(', ')}, got ${JSON.stringify(sharedRows)}`);
 const speedPacks = (values['speed-packs'] ?? (speedOnly ? `${packArg},demo:tiny-sd15` : 'none')).split(',').filter((p) => p !== '' && p !== 'none');
 const speedSteps = Number(values['speed-steps'] ?? 2);
 
@@ -320,7 +324,7 @@ if (!speedOnly) {
     `${pack.id.slice(0, 12)} (${pack.description}); erase "${erased}"; ${protocol.prompts.length} prompts x ${seeds.length} seeds = ${imagesPerRun} images per model, ${objectives.length + 2} models`,
   );
   await evaluate('original', 'original', { kind: 'original' }, { objective: null, training: null });
-  const closedForm = await engine.erase({ concepts, method: 'uce', tokens: 'subject' });
+  const closedForm = await engine.erase({ concepts, method: 'uce', tokens: 'subject', sharedRows });
   await evaluate('closed form (UCE)', 'edited', { kind: 'recipe', id: closedForm.id, recipe: closedForm.recipe }, { objective: null, training: null });
   for (const objective of objectives) {
     const { summary, figures } = await train(fineTuneRecipe(closedForm.recipe, objective, trainSteps[objective]), objective);
@@ -331,7 +335,7 @@ if (!speedOnly) {
 // Training rate only, per pack: a few steps of each objective, same settings.
 for (const speedPack of speedPacks) {
   pack = await engine.loadPack(packSpecFromArg(speedPack));
-  const edit = await engine.erase({ concepts, method: 'uce', tokens: 'subject' });
+  const edit = await engine.erase({ concepts, method: 'uce', tokens: 'subject', sharedRows });
   for (const objective of objectives) {
     const { figures } = await train(fineTuneRecipe(edit.recipe, objective, speedSteps), `${speedPack} ${objective}`);
     speed.push({ pack: speedPack, packId: pack.id, latentSize: sampleSize(), objective, ...figures });

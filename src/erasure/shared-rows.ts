@@ -21,6 +21,10 @@ export const SHARED_ROWS_MODES = ['keep', 'free'] as const;
 /** 'keep': preserve the shared rows (default for new edits); 'free': constrain concept rows only (UCE/RealEra as published). */
 export type SharedRowsMode = (typeof SHARED_ROWS_MODES)[number];
 
+export function isSharedRowsMode(value: unknown): value is SharedRowsMode {
+  return (SHARED_ROWS_MODES as readonly unknown[]).includes(value);
+}
+
 /** A prompt whose shared rows are wanted: a template written with the empty subject, or the empty prompt itself (whole). */
 export interface SharedRowSource {
   readonly embedding: PromptEmbedding;
