@@ -19,7 +19,9 @@ export function editInWords(recipe: ErasureRecipe, summary: EditSummary): EditWo
   const erased = `${list(names)}${corefs > 0 ? ` and ${plural(corefs, 'related concept')}` : ''}`;
   const kept = retains.length + preserve.length;
   let headline = `${erased} mapped to ${anchorWords}`;
-  headline += kept > 0 ? `; ${plural(kept, 'other concept')} held in place` : '; nothing else held in place explicitly';
+  if (recipe.prompts?.sharedRows === 'keep')
+    headline += `; ${kept > 0 ? `${plural(kept, 'other concept')} and ` : ''}the shared rows (empty prompt, template words) held in place`;
+  else headline += kept > 0 ? `; ${plural(kept, 'other concept')} held in place` : '; nothing else held in place explicitly';
   if (recipe.method === 'realera' && summary.neighbors + summary.beyond > 0)
     headline += `, plus ${plural(summary.neighbors, 'nearby sample')} erased with it and ${plural(summary.beyond, 'far-away sample')} kept (RealEra)`;
   headline += '.';

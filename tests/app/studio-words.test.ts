@@ -118,4 +118,13 @@ describe('an edit in plain words first', () => {
     expect(words.headline).toBe('"cat" and 2 related concepts mapped to the empty prompt; 3 other concepts held in place.');
     expect(words.detail).toBe('UCE closed form: rank-6 change of the cross-attention K/V weights (W′ = W·M) from 6 erase and 9 preserve vectors; lambda 0.5, erase scale 1, preserve scale 1; woodbury solver; 1.5 s.');
   });
+
+  test('with shared rows kept (the default) the headline says so, with or without other concepts held', () => {
+    const shared = { ...recipe, prompts: { templates: ['{}'], tokens: 'subject', sharedRows: 'keep' } } as ErasureRecipe;
+    expect(editInWords(shared, summary).headline).toBe(
+      '"cat" and 2 related concepts mapped to the empty prompt; 3 other concepts and the shared rows (empty prompt, template words) held in place.',
+    );
+    const alone = { ...shared, concepts: { ...shared.concepts, retains: [], preserve: [] } } as ErasureRecipe;
+    expect(editInWords(alone, summary).headline).toBe('"cat" and 2 related concepts mapped to the empty prompt; the shared rows (empty prompt, template words) held in place.');
+  });
 });

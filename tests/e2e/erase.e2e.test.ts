@@ -133,7 +133,7 @@ describe('erasing a concept on the demo pack', () => {
     // span much of it, so every prompt moves about alike (measured 0.359 vs 0.363, and 0.191 vs
     // 0.195 with the CIFAR-10 preserve list). With all tokens constrained and the CIFAR-10 classes
     // preserved, what is not the concept is held in place and the concept stands out (measured
-    // 0.035 vs 0.014). Changing the token mode recomputes the live edit by itself.
+    // 0.035 vs 0.014, before the closed form kept shared rows). Changing the token mode recomputes the live edit by itself.
     await page.getByTestId('concept-sets-summary').click();
     await page.getByTestId('preset-cifar10').click();
     expect(await page.getByTestId('preserve-input-chip').count()).toBe(9);
