@@ -46,7 +46,7 @@ import { expandConcept, expandPair, fillTemplate, PROMPT_TEMPLATES, TEMPLATE_SLO
 import { radiusScaleForEncoder, resolveRealEraOptions, sampleRealEra, type RealEraOptions } from './realera.ts';
 import { ERASURE_METHODS, LETHE_VERSION, parseRecipe, RECIPE_FORMAT, RECIPE_VERSION, serializeRecipe, type ErasureMethod, type ErasureRecipe } from './recipe.ts';
 import { subjectTokenSpan, type PromptTokens, type SubjectTokens } from './subject-span.ts';
-import { sharedRowVectors, SHARED_ROWS_MODES, type SharedRowsMode } from './shared-rows.ts';
+import { isSharedRowsMode, sharedRowVectors, SHARED_ROWS_MODES, type SharedRowsMode } from './shared-rows.ts';
 import { pairTokenVectors, selectTokenVectors, TOKEN_SELECTION_MODES, type PromptEmbedding, type TokenSelectionMode } from './token-selection.ts';
 
 export type { PromptTokens } from './subject-span.ts';
@@ -176,7 +176,7 @@ function settingsOfRequest(request: EraseRequest): ErasureSettings {
   if (!TOKEN_SELECTION_MODES.includes(tokens)) throw requestError('tokens', `expected one of ${TOKEN_SELECTION_MODES.join(', ')}, got ${describe(tokens)}`);
 
   const sharedRows = request.sharedRows ?? 'keep';
-  if (!SHARED_ROWS_MODES.includes(sharedRows)) throw requestError('sharedRows', `expected one of ${SHARED_ROWS_MODES.join(', ')}, got ${describe(sharedRows)}`);
+  if (!isSharedRowsMode(sharedRows)) throw requestError('sharedRows', `expected one of ${SHARED_ROWS_MODES.join(', ')}, got ${describe(sharedRows)}`);
 
   let templates: readonly string[];
   if (request.templates === undefined) templates = PROMPT_TEMPLATES[concepts.kind];
