@@ -23,6 +23,15 @@ export interface FitAdapter {
   software?: boolean;
 }
 
+/**
+ * A buffer of exactly maxBufferSize passes WebGPU's validation yet can fail to allocate: on
+ * Chromium's SwiftShader (maxBufferSize 1 GiB) a 2^30-byte or 2^30-4-byte buffer fails with
+ * VK_ERROR_OUT_OF_DEVICE_MEMORY while 2^30-256 bytes succeeds (Dawn pads the allocation past
+ * the driver's allocation limit). SD 1.5's first self-attention scores at 512x512 with guidance
+ * are exactly 1 GiB, so the check keeps this margin below the limit.
+ */
+export const BUFFER_HEADROOM_BYTES = 64 * 1024;
+
 /** navigator.storage.estimate(), or null where the platform has no quota (Node, memory cache). */
 export interface StorageFacts {
   quotaBytes: number;
@@ -139,28 +148,31 @@ export function checkPackFit(request: FitRequest): FitReport {
   const activation = largestActivation(manifest, width, height, batch, elt);
   const need = weight.bytes >= activation.bytes ? weight : activation;
   const bufferLimit = adapter ? Math.min(adapter.maxBufferSize, adapter.maxStorageBufferBindingSize) : Infinity;
-  const largestFittingSide = fittingSide(manifest, batch, elt, bufferLimit, weight.bytes);
+  // What a buffer may really take (see BUFFER_HEADROOM_BYTES); messages name the adapter's own limit.
+  const usableLimit = bufferLimit - BUFFER_HEADROOM_BYTES;
+  const atTheLimit = (bytes: number) => (bytes <= bufferLimit ? `, and a buffer within ${formatBytes(BUFFER_HEADROOM_BYTES)} of it can fail to allocate (Dawn pads it past the driver's limit)` : '');
+  const largestFittingSide = fittingSide(manifest, batch, elt, usableLimit, weight.bytes);
   const notes: string[] = [];
-  const loadOnly = (request.mode ?? 'load') === 'load' && weight.bytes <= bufferLimit && largestFittingSide > 0;
-  if (need.bytes > bufferLimit && loadOnly)
+  const loadOnly = (request.mode ?? 'load') === 'load' && weight.bytes <= usableLimit && largestFittingSide > 0;
+  if (need.bytes > usableLimit && loadOnly)
     notes.push(
-      `At ${width}x${height} the largest GPU buffer is ${formatBytes(need.bytes)} (${need.what}), over this adapter's ${formatBytes(bufferLimit)}: generate at ${largestFittingSide}x${largestFittingSide} or smaller here.`,
+      `At ${width}x${height} the largest GPU buffer is ${formatBytes(need.bytes)} (${need.what}), ${need.bytes > bufferLimit ? 'over' : 'at'} this adapter's ${formatBytes(bufferLimit)}${atTheLimit(need.bytes)}: generate at ${largestFittingSide}x${largestFittingSide} or smaller here.`,
     );
-  if (adapter && need.bytes > bufferLimit && !loadOnly) {
+  if (adapter && need.bytes > usableLimit && !loadOnly) {
     const limitName = adapter.maxStorageBufferBindingSize < adapter.maxBufferSize ? 'maxStorageBufferBindingSize' : 'maxBufferSize';
     const advice: string[] = [];
-    if (weight.bytes <= bufferLimit && largestFittingSide > 0)
+    if (weight.bytes <= usableLimit && largestFittingSide > 0)
       advice.push(`Generate at ${largestFittingSide}x${largestFittingSide} or smaller (${width}x${height} needs the buffer above).`);
-    else if (weight.bytes > bufferLimit) advice.push(`Its largest weight alone is ${formatBytes(weight.bytes)} (${weight.what}), so no image size helps.`);
+    else if (weight.bytes > usableLimit) advice.push(`Its largest weight alone is ${formatBytes(weight.bytes)} (${weight.what}), so no image size helps.`);
     if (manifest.dtype === 'fp32' && adapter.shaderF16) advice.push('Load the fp16 pack of this model: its buffers are half as large.');
-    const unguidedSide = batch > 1 ? fittingSide(manifest, 1, elt, bufferLimit, weight.bytes) : 0;
+    const unguidedSide = batch > 1 ? fittingSide(manifest, 1, elt, usableLimit, weight.bytes) : 0;
     if (unguidedSide > largestFittingSide) advice.push(`Or set guidance to 1 (a batch of 1): then up to ${unguidedSide}x${unguidedSide} fits.`);
     advice.push(
       `Or use a browser and GPU that expose a larger ${limitName} (Chrome on a discrete GPU allows 2-4 GiB; this adapter allows ${formatBytes(bufferLimit)}).`,
     );
     problems.push({
       kind: limitName === 'maxBufferSize' ? 'buffer' : 'binding',
-      message: `The largest GPU buffer this pack needs at ${width}x${height} is ${formatBytes(need.bytes)} (${need.what}); this adapter's ${limitName} is ${formatBytes(bufferLimit)}.`,
+      message: `The largest GPU buffer this pack needs at ${width}x${height} is ${formatBytes(need.bytes)} (${need.what}); this adapter's ${limitName} is ${formatBytes(bufferLimit)}${atTheLimit(need.bytes)}.`,
       advice,
     });
   }
