@@ -139,7 +139,15 @@ class SupervisedEngine {
     await this.ready;
     if (this.gaveUp) throw new EngineRestartedError(this.gaveUp);
     const fn = this.remote[method] as unknown as (...a: unknown[]) => Promise<unknown>;
-    const result = await this.race(fn(...args));
+    let result: unknown;
+    try {
+      result = await this.race(fn(...args));
+    } catch (error) {
+      // The engine dropped its device, but onnxruntime-web keeps its first device for the worker's
+      // life: only a new worker gets a working one. The call still reports its own error.
+      if ((error as Error | undefined)?.name === 'GpuOutOfMemoryError') this.killWorker('the GPU ran out of memory');
+      throw error;
+    }
     this.record(method, args, result);
     return result;
   }

@@ -28,7 +28,7 @@ export function describeEngineError(error: unknown, call: EngineCall): EngineErr
     return view('No model pack is loaded.', 'Load a pack in the Model panel first (the built-in demo pack needs no download).');
   if (name === 'WebGpuUnavailableError' || /device (was )?lost|GPUDevice|WebGPU (is )?(not )?available/i.test(message))
     return view(`${WHAT[call]} The GPU is not usable right now.`, 'Try again: a lost device is re-acquired on the next action. If it keeps failing, reload the page.');
-  if (/out of memory|OutOfMemory|allocation failed|maxBufferSize|exceeds the maximum/i.test(message))
+  if (name === 'GpuOutOfMemoryError' || /out of memory|OutOfMemory|allocation failed|maxBufferSize|exceeds the maximum/i.test(message))
     return view(`${WHAT[call]} The GPU ran out of memory.`, 'Use a smaller image size, close other GPU-heavy tabs, or use a smaller pack.');
   if (name === 'NonFiniteError')
     return view(`${WHAT[call]} The model produced NaN or infinity.`, 'Lower the guidance or the edit strength (lambda up, erase scale down); float16 packs overflow more easily than float32 ones.');

@@ -29,7 +29,7 @@ import { evaluate, type EvaluationProgressEvent, type EvaluationRequest, type Ev
 import type { EditReference } from '../evaluation/report.ts';
 import type { BlobCache } from '../model/cache/blob-cache.ts';
 import { cacheInfo, clearCache, openPack } from '../model/pack-opener.ts';
-import { assertGenerationFits, assertPackFits, browserStorageFacts, type StorageFacts } from '../model/fit-check.ts';
+import { assertGenerationFits, assertPackFits, browserStorageFacts, checkPackFit, type StorageFacts } from '../model/fit-check.ts';
 import { generate } from '../pipeline/generate.ts';
 import { initialLatents } from '../pipeline/noise.ts';
 import type { OnnxRunner } from '../pipeline/onnx/runner.ts';
@@ -39,6 +39,7 @@ import { importLoraFile } from '../erasure/lora-import.ts';
 import { checkCandidates, type EncoderCheck, type EncoderCheckRequest } from '../erasure/proposer/encoder-check.ts';
 import type { UnetConditioning } from '../pipeline/unet/unet-runner.ts';
 import { InputError } from '../util/errors.ts';
+import { generationOutOfMemory } from './gpu-out-of-memory.ts';
 import { sha256Hex } from '../util/sha256.ts';
 import type { ClosedFormProblem, EditOperator } from '../erasure/closed-form.ts';
 import { exactLoraUpsGpu, uploadEditFactors } from '../erasure/closed-form-gpu.ts';
@@ -170,11 +171,25 @@ export class Engine implements EngineApi {
         const model = this.requireModel();
         const edit = params.variant === 'edited' ? this.editFor(params.editId) : null;
         const dims = model.pack.manifest.dims;
+        const width = params.width ?? dims.sampleSize * dims.vaeScale;
+        const height = params.height ?? dims.sampleSize * dims.vaeScale;
+        const batch = params.guidance === 1 ? 1 : 2;
         // A size whose buffers exceed the adapter's limits fails here with the size that fits, not inside onnxruntime.
-        if (this.report && (await this.runner()).sharesDevice)
-          assertGenerationFits(model.pack.manifest, this.report, params.width ?? dims.sampleSize * dims.vaeScale, params.height ?? dims.sampleSize * dims.vaeScale, params.guidance === 1 ? 1 : 2);
+        const fit = this.report && (await this.runner()).sharesDevice ? assertGenerationFits(model.pack.manifest, this.report, width, height, batch) : null;
+        // Older out-of-memory errors belong to calls that have already answered.
+        ctx.takeOutOfMemory();
         const started = performance.now();
-        const image = await this.render(ctx, model, edit, params, controller.signal, (progress) => notify({ jobId: params.jobId, ...progress }));
+        let image: Awaited<ReturnType<Engine['render']>>;
+        try {
+          image = await this.render(ctx, model, edit, params, controller.signal, (progress) => notify({ jobId: params.jobId, ...progress }));
+        } catch (error) {
+          const gpuMessages = ctx.takeOutOfMemory();
+          if (gpuMessages.length === 0) throw error;
+          const half = (side: number) => Math.max(64, Math.floor(side / 2 / 64) * 64);
+          const smaller = this.report && Math.max(width, height) > 64 ? checkPackFit({ manifest: model.pack.manifest, adapter: this.report, storage: null, width: half(width), height: half(height), batch, mode: 'generate' }) : null;
+          await this.resetAfterOutOfMemory(ctx);
+          throw generationOutOfMemory({ what: `Generating at ${width}x${height}`, gpuMessages, fit, smaller, fp16: model.pack.manifest.dtype === 'fp16' });
+        }
         return {
           jobId: params.jobId,
           variant: params.variant,
@@ -702,6 +717,22 @@ export class Engine implements EngineApi {
           : { state: 'unavailable', message: `WebGPU device could not be created: ${(error as Error).message}`, advice: [] };
     }
     return this.lastStatus;
+  }
+
+  /**
+   * After a failed allocation the device holds invalid buffers that pools (ours, onnxruntime-web's)
+   * would hand out again: drop it all. The next call acquires a new device and, as after a device
+   * loss, reports device-restored so the studio reloads the pack from the cache.
+   */
+  private async resetAfterOutOfMemory(ctx: GpuContext): Promise<void> {
+    this.trained = null;
+    this.retireEdit(this.edit);
+    this.edit = null;
+    this.dropKeptEdits();
+    await this.model?.release().catch(() => undefined);
+    this.model = null;
+    this.onnx = null;
+    ctx.destroy();
   }
 
   /** The edit an 'edited' job uses: the current one, or the kept edit it names. */

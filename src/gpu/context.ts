@@ -36,6 +36,8 @@ export class GpuContext {
   private pass: GPUComputePassEncoder | null = null;
   private pendingUniforms: GPUBuffer[] = [];
   private readonly errors: string[] = [];
+  /** Out-of-memory errors since the last takeOutOfMemory(): onnxruntime-web's as well as ours (it allocates on this device). */
+  private outOfMemory: string[] = [];
   private readonly lostListeners = new Set<(info: DeviceLostInfo) => void>();
   private lost = false;
   private destroyedByUs = false;
@@ -45,16 +47,30 @@ export class GpuContext {
     this.pool = new BufferPool(device);
     this.kernels = new KernelRegistry(device);
     this.shaderF16 = device.features.has('shader-f16');
-    device.addEventListener('uncapturederror', (event) => {
-      const error = (event as GPUUncapturedErrorEvent).error;
-      this.errors.push(error.message);
-    });
+    device.addEventListener('uncapturederror', (event) => this.recordUncapturedError((event as GPUUncapturedErrorEvent).error));
     void device.lost.then((info) => {
       this.lost = true;
       // 'destroyed' is only ours to ignore: a device another library or the browser destroyed is lost.
       if (this.destroyedByUs) return;
       for (const listener of this.lostListeners) listener({ reason: String(info.reason), message: info.message || 'the device was destroyed' });
     });
+  }
+
+  /**
+   * An error nobody captured with an error scope. An allocation that failed leaves an invalid
+   * buffer behind, and the call that uses it later fails with a validation error that does not
+   * say why; the out-of-memory error is kept apart so that call can be reported as what it is.
+   */
+  recordUncapturedError(error: Pick<GPUError, 'message'>): void {
+    this.errors.push(error.message);
+    if (isOutOfMemory(error)) this.outOfMemory.push(error.message);
+  }
+
+  /** The out-of-memory errors recorded since the last call (first one first), then forgets them. */
+  takeOutOfMemory(): string[] {
+    const taken = this.outOfMemory;
+    this.outOfMemory = [];
+    return taken;
   }
 
   get isLost(): boolean {
@@ -182,6 +198,8 @@ export class GpuContext {
 
   destroy(): void {
     this.destroyedByUs = true;
+    // Gone now, not when device.lost settles: the engine's next call must acquire a new device.
+    this.lost = true;
     this.flush();
     this.pool.trim();
     this.device.destroy();
@@ -227,4 +245,10 @@ type UsageName = 'STORAGE' | 'COPY_SRC' | 'COPY_DST' | 'UNIFORM' | 'MAP_READ';
 function GPUBufferUsageFlagsOf(...names: UsageName[]): number {
   const bits: Record<UsageName, number> = { MAP_READ: 0x1, COPY_SRC: 0x4, COPY_DST: 0x8, UNIFORM: 0x40, STORAGE: 0x80 };
   return names.reduce((flags, name) => flags | bits[name], 0);
+}
+
+/** GPUOutOfMemoryError where the platform defines it; Dawn's Vulkan message otherwise. */
+function isOutOfMemory(error: Pick<GPUError, 'message'>): boolean {
+  if (typeof GPUOutOfMemoryError !== 'undefined' && error instanceof GPUOutOfMemoryError) return true;
+  return /out of (device |host )?memory|OUT_OF_(DEVICE|HOST)_MEMORY/i.test(error.message);
 }

@@ -48,6 +48,7 @@ function scriptedEngine(worker: number) {
     },
     generate(params: { jobId: string }) {
       log('generate', params.jobId);
+      if (params.jobId === 'oom') return Promise.reject(Object.assign(new Error('Generating at 512x512 ran out of GPU memory: vkAllocateMemory failed.'), { name: 'GpuOutOfMemoryError' }));
       return new Promise((resolve) => {
         finishGenerate = () => resolve({ jobId: params.jobId, width: 8, height: 8 });
       });
@@ -136,3 +137,20 @@ describe('engine handle: the worker dies mid-generation', () => {
   });
 });
 
+describe('engine handle: the GPU ran out of memory', () => {
+  test('the call reports it, and a new worker (a fresh GPU device for onnxruntime-web) gets the pack and the edit back', async () => {
+    const engine = client.engineClient();
+    const worker = FakeWorker.started;
+    calls.length = 0;
+    await expect(engine.generate({ jobId: 'oom' } as never)).rejects.toMatchObject({ name: 'GpuOutOfMemoryError', message: expect.stringMatching(/ran out of GPU memory/) });
+    const next = engine.generate({ jobId: 'job-3' } as never);
+    await vi.waitFor(() => expect(calls.at(-1)).toEqual({ worker: worker + 1, method: 'generate', arg: 'job-3' }), { timeout: 10_000 });
+    expect(calls.map((c) => `${c.worker}:${c.method}`)).toEqual([
+      `${worker}:generate`,
+      ...['subscribe', 'init', 'loadPack', 'applyRecipe', 'keepEdit', 'applyRecipe', 'keepEdit', 'generate'].map((method) => `${worker + 1}:${method}`),
+    ]);
+    finishGenerate?.();
+    await expect(next).resolves.toMatchObject({ jobId: 'job-3' });
+    expect(store.useStudio.getState().notices.filter((n) => n.startsWith('The engine stopped (the GPU ran out of memory)'))).toHaveLength(1);
+  });
+});

@@ -74,6 +74,9 @@ describe('engine error advice', () => {
     expect(lambda.advice).toMatch(/Raise lambda/);
     expect(lambda.detail).toMatch(/lambda 0/);
     expect(describeEngineError(remote('NonFiniteError', 'noise prediction at step index 3 has NaN'), 'generate').advice).toMatch(/guidance/);
+    const oom = describeEngineError(remote('GpuOutOfMemoryError', 'Generating at 512x512 ran out of GPU memory: vkAllocateMemory failed. What to do: generate at 256x256'), 'generate');
+    expect(oom.title).toBe('The image could not be generated. The GPU ran out of memory.');
+    expect(oom.detail).toMatch(/generate at 256x256/);
     expect(describeEngineError(remote('Error', 'no pack loaded'), 'generate').advice).toMatch(/Model panel/);
     expect(describeEngineError(new FormatError('recipe.json', '(root)', 'not JSON: Unexpected token'), 'recipe').title).toMatch(/not a Lethe erasure recipe/);
     expect(describeEngineError(remote('FormatError', 'x.safetensors: header: length 9 exceeds the file'), 'lora-import').advice).toMatch(/safetensors/);
