@@ -9,6 +9,7 @@
  * packs and adds the browser's peak resident memory per stage.
  */
 import { Engine } from '../src/engine/engine.ts';
+import { GpuOutOfMemoryError } from '../src/engine/gpu-out-of-memory.ts';
 import { browserPlatform } from '../src/engine/browser-platform.ts';
 import { GpuContext } from '../src/gpu/context.ts';
 import { acquireDevice } from '../src/gpu/device.ts';
@@ -194,7 +195,7 @@ export async function benchTrueScale(
     const status = await engine.init();
     if (status.state !== 'ready') throw new Error(`no WebGPU: ${status.message}`);
     maxBufferSize = status.report.maxBufferSize;
-    const engineCtx = await engine.gpu();
+    let engineCtx = await engine.gpu();
     const ctx = () => engineCtx;
     const rows: TrueScaleStage[] = [];
     const spec = { kind: 'hub' as const, repo, endpoint };
@@ -226,6 +227,7 @@ export async function benchTrueScale(
     // The native size first: where it cannot fit this adapter, the engine refuses it up front.
     const native = manifest.dims.sampleSize * manifest.dims.vaeScale;
     let nativeSizeRefusal: string | null = null;
+    let outOfMemory: string | null = null;
     let side = native;
     const params = (size: number) => ({
       jobId: crypto.randomUUID(),
@@ -249,7 +251,15 @@ export async function benchTrueScale(
     if (stages.includes('generate'))
       rows.push(
         await measure(name, 'generate', ctx, log, async () => {
-          const image = await engine.generate(params(side));
+          let image: Awaited<ReturnType<Engine['generate']>>;
+          try {
+            image = await engine.generate(params(side));
+          } catch (error) {
+            if (!(error instanceof GpuOutOfMemoryError)) throw error;
+            // The engine dropped its device; the stages after this one need the pack again.
+            outOfMemory = error.message;
+            return `${side}x${side}: ${error.message}`;
+          }
           let sum = 0;
           let sumSquares = 0;
           for (let i = 0; i < image.rgba.length; i += 4) {
@@ -261,6 +271,11 @@ export async function benchTrueScale(
           return `${image.width}x${image.height}, 1 DDIM step, guidance 7.5 (batch 2); red mean ${mean.toFixed(1)}, std ${Math.sqrt(sumSquares / pixels - mean ** 2).toFixed(1)}`;
         }),
       );
+    if (outOfMemory !== null && stages.includes('erase')) {
+      log(`true-scale ${name}: reloading the pack from the cache after running out of GPU memory`);
+      await engine.loadPack(spec);
+      engineCtx = await engine.gpu();
+    }
     if (stages.includes('erase'))
       rows.push(
         await measure(name, 'erase', ctx, log, async () => {
