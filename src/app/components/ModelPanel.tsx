@@ -203,11 +203,19 @@ function LoadedPack() {
   const setOpen = useStudio((s) => s.setDiagnosticsOpen);
   if (!loaded) return <p className="hint" data-testid="model-none">No model loaded yet.</p>;
   return (
-    <p className="pack-line" data-testid="model-summary" data-pack-id={loaded.id} data-family={loaded.family}>
-      <strong>{loaded.source}</strong> · {loaded.family} · {loaded.dtype} · {formatBytes(loaded.bytes)}{' '}
-      <button type="button" className="link" onClick={() => setOpen(true)}>
-        details
-      </button>
-    </p>
+    <>
+      <p className="pack-line" data-testid="model-summary" data-pack-id={loaded.id} data-family={loaded.family}>
+        <strong>{loaded.source}</strong> · {loaded.family} · {loaded.dtype} · {formatBytes(loaded.bytes)}{' '}
+        <button type="button" className="link" onClick={() => setOpen(true)}>
+          details
+        </button>
+      </p>
+      {/* The fit check's notes: the pack runs here, but not at every size (its native one may need a buffer over this GPU's limit). */}
+      {loaded.fitNotes?.map((note) => (
+        <p key={note} className="hint" data-testid="model-fit-note">
+          {note}
+        </p>
+      ))}
+    </>
   );
 }
