@@ -28,6 +28,11 @@ export function describeEngineError(error: unknown, call: EngineCall): EngineErr
     return view('No model pack is loaded.', 'Load a pack in the Model panel first (the built-in demo pack needs no download).');
   if (name === 'WebGpuUnavailableError' || /device (was )?lost|GPUDevice|WebGPU (is )?(not )?available/i.test(message))
     return view(`${WHAT[call]} The GPU is not usable right now.`, 'Try again: a lost device is re-acquired on the next action. If it keeps failing, reload the page.');
+  // Refused before running: the message's own "What to do" names the size that fits here.
+  if (name === 'PackDoesNotFitError') {
+    const advice = /What to do: ([\s\S]*)$/.exec(message)?.[1] ?? 'Use a smaller image size.';
+    return view(`${WHAT[call]} This model does not fit this GPU at that size; nothing was run.`, advice);
+  }
   if (name === 'GpuOutOfMemoryError' || /out of memory|OutOfMemory|allocation failed|maxBufferSize|exceeds the maximum/i.test(message))
     return view(`${WHAT[call]} The GPU ran out of memory.`, 'Use a smaller image size, close other GPU-heavy tabs, or use a smaller pack.');
   if (name === 'NonFiniteError')

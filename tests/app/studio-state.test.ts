@@ -74,6 +74,12 @@ describe('engine error advice', () => {
     expect(lambda.advice).toMatch(/Raise lambda/);
     expect(lambda.detail).toMatch(/lambda 0/);
     expect(describeEngineError(remote('NonFiniteError', 'noise prediction at step index 3 has NaN'), 'generate').advice).toMatch(/guidance/);
+    const refused = describeEngineError(
+      remote('PackDoesNotFitError', 'Generating at 1024x1024 does not fit here (nothing was run). The largest GPU buffer this pack needs at 1024x1024 is 8 GiB; this adapter\'s maxBufferSize is 1 GiB. What to do: Generate at 704x704 or smaller (1024x1024 needs the buffer above).'),
+      'generate',
+    );
+    expect(refused.title).toBe('The image could not be generated. This model does not fit this GPU at that size; nothing was run.');
+    expect(refused.advice).toBe('Generate at 704x704 or smaller (1024x1024 needs the buffer above).');
     const oom = describeEngineError(remote('GpuOutOfMemoryError', 'Generating at 512x512 ran out of GPU memory: vkAllocateMemory failed. What to do: generate at 256x256'), 'generate');
     expect(oom.title).toBe('The image could not be generated. The GPU ran out of memory.');
     expect(oom.detail).toMatch(/generate at 256x256/);
