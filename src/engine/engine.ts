@@ -29,7 +29,7 @@ import { evaluate, type EvaluationProgressEvent, type EvaluationRequest, type Ev
 import type { EditReference } from '../evaluation/report.ts';
 import type { BlobCache } from '../model/cache/blob-cache.ts';
 import { cacheInfo, clearCache, openPack } from '../model/pack-opener.ts';
-import { assertGenerationFits, assertPackFits, browserStorageFacts, checkPackFit, type StorageFacts } from '../model/fit-check.ts';
+import { assertGenerationFits, assertPackFits, browserStorageFacts, type StorageFacts } from '../model/fit-check.ts';
 import { generate } from '../pipeline/generate.ts';
 import { initialLatents } from '../pipeline/noise.ts';
 import type { OnnxRunner } from '../pipeline/onnx/runner.ts';
@@ -185,10 +185,9 @@ export class Engine implements EngineApi {
         } catch (error) {
           const gpuMessages = ctx.takeOutOfMemory();
           if (gpuMessages.length === 0) throw error;
-          const half = (side: number) => Math.max(64, Math.floor(side / 2 / 64) * 64);
-          const smaller = this.report && Math.max(width, height) > 64 ? checkPackFit({ manifest: model.pack.manifest, adapter: this.report, storage: null, width: half(width), height: half(height), batch, mode: 'generate' }) : null;
-          await this.resetAfterOutOfMemory(ctx);
-          throw generationOutOfMemory({ what: `Generating at ${width}x${height}`, gpuMessages, fit, smaller, fp16: model.pack.manifest.dtype === 'fp16' });
+          const outOfMemory = generationOutOfMemory({ manifest: model.pack.manifest, adapter: this.report, width, height, batch, gpuMessages, fit });
+          await this.resetAfterOutOfMemory();
+          throw outOfMemory;
         }
         return {
           jobId: params.jobId,
@@ -537,13 +536,20 @@ export class Engine implements EngineApi {
   }
 
   async dispose(): Promise<void> {
+    await this.releaseModelAndDevice();
+    this.context = null;
+  }
+
+  /** Frees the edits, the model and the device (dispose, and the reset after running out of memory). */
+  private async releaseModelAndDevice(): Promise<void> {
+    this.trained = null;
     this.retireEdit(this.edit);
     this.edit = null;
     this.dropKeptEdits();
     await this.model?.release();
     this.model = null;
+    this.onnx = null;
     this.context?.destroy();
-    this.context = null;
   }
 
   private erasureEncoder(ctx: GpuContext, model: LoadedModel): ErasureEncoder {
@@ -724,15 +730,9 @@ export class Engine implements EngineApi {
    * would hand out again: drop it all. The next call acquires a new device and, as after a device
    * loss, reports device-restored so the studio reloads the pack from the cache.
    */
-  private async resetAfterOutOfMemory(ctx: GpuContext): Promise<void> {
-    this.trained = null;
-    this.retireEdit(this.edit);
-    this.edit = null;
-    this.dropKeptEdits();
-    await this.model?.release().catch(() => undefined);
-    this.model = null;
-    this.onnx = null;
-    ctx.destroy();
+  private async resetAfterOutOfMemory(): Promise<void> {
+    // The context stays (lost): acquire() sees it and reports device-restored.
+    await this.releaseModelAndDevice().catch(() => undefined);
   }
 
   /** The edit an 'edited' job uses: the current one, or the kept edit it names. */

@@ -7,22 +7,24 @@
  * The name is how the studio tells it apart (comlink keeps only name and message).
  */
 import { formatBytes } from '../gpu/device.ts';
-import type { FitReport } from '../model/fit-check.ts';
+import { checkPackFit, type FitAdapter, type FitReport } from '../model/fit-check.ts';
+import type { PackManifest } from '../model/manifest.ts';
 
 export class GpuOutOfMemoryError extends Error {
   override readonly name = 'GpuOutOfMemoryError';
 }
 
 export interface OutOfMemoryFacts {
-  /** e.g. "Generating at 512x512". */
-  readonly what: string;
+  readonly manifest: PackManifest;
+  /** The adapter the fit check reads (null: none reported). */
+  readonly adapter: FitAdapter | null;
+  readonly width: number;
+  readonly height: number;
+  readonly batch: number;
   /** The device's out-of-memory messages, first one first. */
   readonly gpuMessages: readonly string[];
   /** The fit check's view of this size (null where it does not apply: onnxruntime on the CPU). */
   readonly fit: FitReport | null;
-  /** The same check at a smaller size to suggest, when there is one. */
-  readonly smaller: FitReport | null;
-  readonly fp16: boolean;
 }
 
 export function generationOutOfMemory(facts: OutOfMemoryFacts): GpuOutOfMemoryError {
@@ -31,11 +33,17 @@ export function generationOutOfMemory(facts: OutOfMemoryFacts): GpuOutOfMemoryEr
   const estimate = facts.fit
     ? ` This pack's weights take ${formatBytes(facts.fit.weightBytes)} of GPU memory and ${facts.fit.width}x${facts.fit.height} needs about ${formatBytes(facts.fit.totalGpuBytes)} in all.`
     : '';
+  // Half the size, in 64-px steps, as the fit check estimates it.
+  const half = (side: number) => Math.max(64, Math.floor(side / 2 / 64) * 64);
+  const smaller =
+    facts.adapter && Math.max(facts.width, facts.height) > 64
+      ? checkPackFit({ manifest: facts.manifest, adapter: facts.adapter, storage: null, width: half(facts.width), height: half(facts.height), batch: facts.batch, mode: 'generate' })
+      : null;
   const advice: string[] = [];
-  if (facts.smaller) advice.push(`generate at ${facts.smaller.width}x${facts.smaller.height} (about ${formatBytes(facts.smaller.totalGpuBytes)})`);
-  if (!facts.fp16) advice.push('load the fp16 pack of this model on a GPU with shader-f16 (half the memory)');
+  if (smaller) advice.push(`generate at ${smaller.width}x${smaller.height} (about ${formatBytes(smaller.totalGpuBytes)})`);
+  if (facts.manifest.dtype !== 'fp16') advice.push('load the fp16 pack of this model on a GPU with shader-f16 (half the memory)');
   advice.push('close other tabs and programs that use the GPU');
   return new GpuOutOfMemoryError(
-    `${facts.what} ran out of GPU memory: ${first}${more}.${estimate} The GPU device was reset; the model reloads from the cache. What to do: ${advice.join('; or ')}.`,
+    `Generating at ${facts.width}x${facts.height} ran out of GPU memory: ${first}${more}.${estimate} The GPU device was reset; the model reloads from the cache. What to do: ${advice.join('; or ')}.`,
   );
 }
