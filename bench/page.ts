@@ -8,7 +8,7 @@ import { benchClosedForm, type ClosedFormBenchRow } from './closed-form-bench.ts
 import { benchDiffusersBuild, type DiffusersBuildBenchRow } from './diffusers-build-bench.ts';
 import { benchMatmul, type MatmulBenchRow } from './matmul-bench.ts';
 import { benchTraining, type TrainingBenchResult } from './training-bench.ts';
-import { benchTrueScale, TRUE_SCALE_STAGES, type TrueScaleResult, type TrueScaleStageName } from './true-scale.ts';
+import { benchTrueScale, TRUE_SCALE_DEFAULTS, type TrueScaleResult, type TrueScaleStageName } from './true-scale.ts';
 import { benchUnetStep, type UnetStepBenchRow } from './unet-bench.ts';
 import { WebGpuOnnxRunner } from '../src/pipeline/onnx/web-runner.ts';
 
@@ -49,7 +49,13 @@ async function main(): Promise<BenchResult> {
   const diffusersBuild = suites.includes('diffusers-build') ? await benchDiffusersBuild(query.get('endpoint') ?? '', query.get('repo') ?? '', log) : null;
   const training = suites.includes('training') ? await benchTraining(ctx, new WebGpuOnnxRunner(device), log) : null;
   // Needs SD-sized packs on a hub-style server: run.mjs --suites=true-scale --packs=DIR,DIR serves them.
-  const trueScale = suites.includes('true-scale') ? await benchTrueScale(query.get('endpoint') ?? '', (query.get('repos') ?? '').split(',').filter(Boolean), log, (query.get('stages') ?? TRUE_SCALE_STAGES.join(',')).split(',') as TrueScaleStageName[]) : null;
+  const trueScaleOptions = {
+    stages: (query.get('stages')?.split(',') as TrueScaleStageName[] | undefined) ?? TRUE_SCALE_DEFAULTS.stages,
+    generateSide: query.has('size') ? Number(query.get('size')) : TRUE_SCALE_DEFAULTS.generateSide,
+    trainLatentSide: query.has('train-latent') ? Number(query.get('train-latent')) : TRUE_SCALE_DEFAULTS.trainLatentSide,
+    eraseTemplates: query.has('erase-templates') ? Number(query.get('erase-templates')) : TRUE_SCALE_DEFAULTS.eraseTemplates,
+  };
+  const trueScale = suites.includes('true-scale') ? await benchTrueScale(query.get('endpoint') ?? '', (query.get('repos') ?? '').split(',').filter(Boolean), log, trueScaleOptions) : null;
   return { adapter: report, userAgent: navigator.userAgent, matmul, unetStep, closedForm, diffusersBuild, training, trueScale };
 }
 

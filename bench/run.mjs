@@ -41,6 +41,13 @@ if (trueScale) {
   query.set('endpoint', trueScale.hub.endpoint);
   query.set('repos', trueScale.repos.join(','));
   if (flag('stages')) query.set('stages', flag('stages'));
+  // --size=N: generate at NxN when smaller than the largest size that fits; --train-latent=N: the training step's latent side;
+  // --erase-templates=N: the erase writes each concept into the first N object templates (6 by default).
+  for (const [name, multipleOf] of [['size', 64], ['train-latent', 8], ['erase-templates', 1]]) {
+    if (!flag(name)) continue;
+    if (!/^[1-9][0-9]*$/.test(flag(name)) || Number(flag(name)) % multipleOf !== 0) throw new Error(`--${name}=${flag(name)}: expected a positive multiple of ${multipleOf}`);
+    query.set(name, flag(name));
+  }
 }
 const url = runPage ? `${server.resolvedUrls.local[0]}bench.html${query.size ? `?${query}` : ''}` : '';
 const launchOptions = { executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium', headless: true, args: flags };

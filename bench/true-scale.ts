@@ -2,8 +2,8 @@
  * The true-scale suite (`npm run bench -- --suites=true-scale --packs=DIR,DIR`): SD-sized packs
  * (sd15-shapes, sd21-shapes, fp32) go through everything the studio does, in this page, on
  * Chromium's adapter: load from a hub-style server into the OPFS cache, generate one image,
- * compute a RealEra closed-form edit, export the LoRA, and take one K/V-LoRA training step at
- * 64x64 latents under a memory budget. Per stage: wall time, peak JS heap, peak GPU memory
+ * compute a RealEra closed-form edit, export the LoRA, and take one K/V-LoRA training step (by default at
+ * 64x64 latents) under a memory budget. Per stage: wall time, peak JS heap, peak GPU memory
  * (Lethe's buffer pool, and every GPUBuffer on the device, onnxruntime-web's included, counted
  * where they are created and destroyed) and the OPFS bytes written. bench/run.mjs serves the
  * packs and adds the browser's peak resident memory per stage.
@@ -15,6 +15,7 @@ import { GpuContext } from '../src/gpu/context.ts';
 import { acquireDevice } from '../src/gpu/device.ts';
 import { REALERA_CLOSED_FORM } from '../src/erasure/closed-form-problem.ts';
 import type { EraseRequest } from '../src/erasure/erase-request.ts';
+import { PROMPT_TEMPLATES } from '../src/erasure/prompt-templates.ts';
 import { OpfsBlobCache } from '../src/model/cache/opfs.ts';
 import { checkPackFit, PackDoesNotFitError } from '../src/model/fit-check.ts';
 import { openPack } from '../src/model/pack-opener.ts';
@@ -179,12 +180,31 @@ const TRAINING_BUDGET_BYTES = 2 * 2 ** 30;
 export type TrueScaleStageName = TrueScaleStage['stage'];
 export const TRUE_SCALE_STAGES: readonly TrueScaleStageName[] = ['load', 'generate', 'erase', 'export', 'train'];
 
-/** `stages`: which to run after the load (export needs erase); all by default. */
+export interface TrueScaleOptions {
+  /** Which stages to run after the load (export needs erase); all by default. */
+  stages: readonly TrueScaleStageName[];
+  /**
+   * The generated image's side when it should be smaller than the largest that fits (SwiftShader
+   * on 2 cores takes hours for one 448x448 step): the native size is still tried first, so its
+   * refusal is still reported.
+   */
+  generateSide: number | null;
+  /** The training step's latent side (64 = SD's 512x512). */
+  trainLatentSide: number;
+  /**
+   * How many of the object prompt templates the erase writes each concept into (6 in the studio).
+   * Each is a text-encoder run per concept; on SwiftShader (2 cores) sd15's encoder takes about 30 s a prompt.
+   */
+  eraseTemplates: number;
+}
+
+export const TRUE_SCALE_DEFAULTS: TrueScaleOptions = { stages: TRUE_SCALE_STAGES, generateSide: null, trainLatentSide: 64, eraseTemplates: PROMPT_TEMPLATES.object.length };
+
 export async function benchTrueScale(
   endpoint: string,
   repos: string[],
   log: (line: string) => void,
-  stages: readonly TrueScaleStageName[] = TRUE_SCALE_STAGES,
+  { stages, generateSide, trainLatentSide, eraseTemplates }: TrueScaleOptions = TRUE_SCALE_DEFAULTS,
 ): Promise<TrueScaleResult> {
   meter.install();
   const packs: TrueScalePackResult[] = [];
@@ -248,12 +268,18 @@ export async function benchTrueScale(
       side = fit.largestFittingSide;
       log(`true-scale ${name}: ${native}x${native} refused before running: ${error.message}`);
     }
+    if (generateSide !== null) side = Math.min(side, generateSide);
     if (stages.includes('generate'))
       rows.push(
         await measure(name, 'generate', ctx, log, async () => {
           let image: Awaited<ReturnType<Engine['generate']>>;
+          // With one step the progress events split the time into text encoder + UNet, and the VAE decode.
+          const started = performance.now();
+          let decodeStarted = 0;
           try {
-            image = await engine.generate(params(side));
+            image = await engine.generate(params(side), (p) => {
+              if (p.phase === 'decode') decodeStarted = performance.now();
+            });
           } catch (error) {
             if (!(error instanceof GpuOutOfMemoryError)) throw error;
             // The engine dropped its device; the stages after this one need the pack again.
@@ -268,7 +294,8 @@ export async function benchTrueScale(
           }
           const pixels = image.rgba.length / 4;
           const mean = sum / pixels;
-          return `${image.width}x${image.height}, 1 DDIM step, guidance 7.5 (batch 2); red mean ${mean.toFixed(1)}, std ${Math.sqrt(sumSquares / pixels - mean ** 2).toFixed(1)}`;
+          const split = decodeStarted ? `text encoder + UNet ${((decodeStarted - started) / 1000).toFixed(0)} s, VAE decode ${((performance.now() - decodeStarted) / 1000).toFixed(0)} s; ` : '';
+          return `${image.width}x${image.height}, 1 DDIM step, guidance 7.5 (batch 2): ${split}red mean ${mean.toFixed(1)}, std ${Math.sqrt(sumSquares / pixels - mean ** 2).toFixed(1)}`;
         }),
       );
     if (outOfMemory !== null && stages.includes('erase')) {
@@ -279,8 +306,9 @@ export async function benchTrueScale(
     if (stages.includes('erase'))
       rows.push(
         await measure(name, 'erase', ctx, log, async () => {
-          const summary = await engine.erase(ERASE_AIRPLANE);
-          return `RealEra: ${summary.eraseVectors} erase / ${summary.preserveVectors} preserve vectors, ${summary.neighbors} neighbors, ${summary.beyond} beyond, rank ${summary.rank}, ${summary.solver}; encode ${(summary.ms.encode / 1000).toFixed(1)} s, solve ${(summary.ms.solve / 1000).toFixed(1)} s`;
+          const templates = PROMPT_TEMPLATES.object.slice(0, eraseTemplates);
+          const summary = await engine.erase({ ...ERASE_AIRPLANE, templates });
+          return `RealEra, ${templates.length} of ${PROMPT_TEMPLATES.object.length} templates: ${summary.eraseVectors} erase / ${summary.preserveVectors} preserve vectors, ${summary.neighbors} neighbors, ${summary.beyond} beyond, rank ${summary.rank}, ${summary.solver}; encode ${(summary.ms.encode / 1000).toFixed(1)} s, solve ${(summary.ms.solve / 1000).toFixed(1)} s`;
         }),
       );
     if (stages.includes('erase') && stages.includes('export'))
@@ -310,7 +338,7 @@ export async function benchTrueScale(
                 trainCtx,
                 { manifest: opened.manifest, read: (path) => opened.files.bytes(path) },
                 {
-                  shape: { batch: 1, latentHeight: 64, latentWidth: 64 },
+                  shape: { batch: 1, latentHeight: trainLatentSide, latentWidth: trainLatentSide },
                   fuseAttention: true,
                   memoryBudgetBytes: TRAINING_BUDGET_BYTES,
                 },
@@ -322,7 +350,7 @@ export async function benchTrueScale(
                 for (const g of grads) g.release();
                 await trainCtx.sync();
                 const stepSeconds = (performance.now() - started) / 1000;
-                return `1x4x64x64 latents, fused attention, budget ${(TRAINING_BUDGET_BYTES / 2 ** 30).toFixed(0)} GiB: ${stats.mode} [${stats.segments.join('/')}], step peak ${(stats.peakBytes / 2 ** 20).toFixed(0)} MiB over ${(setup.weightsBytes / 2 ** 20).toFixed(0)} MiB of weights, weights loaded in ${(setup.loadMs / 1000).toFixed(0)} s, one forward+backward ${stepSeconds.toFixed(0)} s, loss ${loss.toExponential(2)}; pool peak ${(watch.peakBytes / 2 ** 20).toFixed(0)} MiB`;
+                return `1x4x${trainLatentSide}x${trainLatentSide} latents, fused attention, budget ${(TRAINING_BUDGET_BYTES / 2 ** 30).toFixed(0)} GiB: ${stats.mode} [${stats.segments.join('/')}], step peak ${(stats.peakBytes / 2 ** 20).toFixed(0)} MiB over ${(setup.weightsBytes / 2 ** 20).toFixed(0)} MiB of weights, weights loaded in ${(setup.loadMs / 1000).toFixed(0)} s, one forward+backward ${stepSeconds.toFixed(0)} s, loss ${loss.toExponential(2)}; pool peak ${(watch.peakBytes / 2 ** 20).toFixed(0)} MiB`;
               } finally {
                 setup.release();
               }
