@@ -3,6 +3,7 @@ import { assertSha256, type BlobCache, type BlobWriter, type CachedBlob, type Ca
 import { openVerifiedWriter, writeWholeStream, WriterRegistry, type PartialBlob } from './verified-writer.ts';
 import { parseRefText } from './ref.ts';
 import { lazyStream } from '../sources/streams.ts';
+import { openInPlacePartial } from './opfs-in-place.ts';
 
 /** Parts of the File System API that TypeScript's DOM lib lacks (async iteration, move()). */
 interface IterableDirectoryHandle {
@@ -23,7 +24,8 @@ const PARTIAL = '.partial';
 /**
  * BlobCache in the browser's origin private file system (navigator.storage.getDirectory()), same
  * layout as the Node cache: blobs/<sha256>, blobs/<sha256>.partial, refs/<sha256 of name>.json.
- * Writes use createWritable(), available on the main thread and in workers.
+ * Writes go in place through a sync access handle in a dedicated worker (the engine's), and
+ * through createWritable() with checkpoints elsewhere (opfs-in-place.ts says why).
  */
 export class OpfsBlobCache implements BlobCache {
   readonly description: string;
@@ -74,8 +76,27 @@ export class OpfsBlobCache implements BlobCache {
     try {
       const name = sha256 + PARTIAL;
       const handle = await this.blobs.getFileHandle(name, { create: true });
+      const isFresh = (existingBytes: number) => options.resume === false || (options.expectedBytes !== undefined && existingBytes > options.expectedBytes);
+      const inPlace = await openInPlacePartial(handle, isFresh);
+      if (inPlace)
+        return await openVerifiedWriter(
+          sha256,
+          {
+            ...inPlace,
+            promote: async () => {
+              await inPlace.promote();
+              await this.promotePartial(handle, sha256);
+            },
+            discard: async () => {
+              await inPlace.discard();
+              await this.blobs.removeEntry(name).catch(() => undefined);
+            },
+          },
+          options,
+          release,
+        );
       let existing = (await handle.getFile()).size;
-      const fresh = options.resume === false || (options.expectedBytes !== undefined && existing > options.expectedBytes);
+      const fresh = isFresh(existing);
       let writable = await handle.createWritable({ keepExistingData: !fresh });
       if (fresh) existing = 0;
       else await writable.seek(existing);
@@ -98,15 +119,7 @@ export class OpfsBlobCache implements BlobCache {
         },
         promote: async () => {
           await writable.close();
-          await this.blobs.removeEntry(sha256).catch(() => undefined);
-          const movable = handle as unknown as Partial<MovableHandle>;
-          if (typeof movable.move === 'function') {
-            await movable.move(this.blobs, sha256);
-          } else {
-            const target = await (await this.blobs.getFileHandle(sha256, { create: true })).createWritable();
-            await (await handle.getFile()).stream().pipeTo(target);
-            await this.blobs.removeEntry(name);
-          }
+          await this.promotePartial(handle, sha256);
         },
         discard: async () => {
           await writable.abort().catch(() => undefined);
@@ -125,6 +138,19 @@ export class OpfsBlobCache implements BlobCache {
     }
   }
 
+  /** Makes the closed partial file `handle` the blob `sha256`. */
+  private async promotePartial(handle: FileSystemFileHandle, sha256: string): Promise<void> {
+    await this.blobs.removeEntry(sha256).catch(() => undefined);
+    const movable = handle as unknown as Partial<MovableHandle>;
+    if (typeof movable.move === 'function') {
+      await movable.move(this.blobs, sha256);
+    } else {
+      const target = await (await this.blobs.getFileHandle(sha256, { create: true })).createWritable();
+      await (await handle.getFile()).stream().pipeTo(target);
+      await this.blobs.removeEntry(sha256 + PARTIAL);
+    }
+  }
+
   async delete(sha256: string): Promise<void> {
     assertSha256(sha256);
     await this.blobs.removeEntry(sha256).catch(ignoreNotFound);
@@ -133,8 +159,7 @@ export class OpfsBlobCache implements BlobCache {
 
   async sizeBytes(): Promise<number> {
     let total = 0;
-    for await (const entry of (this.blobs as unknown as IterableDirectoryHandle).values())
-      if (entry.kind === 'file') total += (await entry.getFile()).size;
+    for await (const entry of (this.blobs as unknown as IterableDirectoryHandle).values()) if (entry.kind === 'file') total += (await entry.getFile()).size;
     return total;
   }
 
