@@ -198,7 +198,12 @@ export interface TrueScaleOptions {
   eraseTemplates: number;
 }
 
-export const TRUE_SCALE_DEFAULTS: TrueScaleOptions = { stages: TRUE_SCALE_STAGES, generateSide: null, trainLatentSide: 64, eraseTemplates: PROMPT_TEMPLATES.object.length };
+export const TRUE_SCALE_DEFAULTS: TrueScaleOptions = {
+  stages: TRUE_SCALE_STAGES,
+  generateSide: null,
+  trainLatentSide: 64,
+  eraseTemplates: PROMPT_TEMPLATES.object.length,
+};
 
 export async function benchTrueScale(
   endpoint: string,
@@ -294,7 +299,9 @@ export async function benchTrueScale(
           }
           const pixels = image.rgba.length / 4;
           const mean = sum / pixels;
-          const split = decodeStarted ? `text encoder + UNet ${((decodeStarted - started) / 1000).toFixed(0)} s, VAE decode ${((performance.now() - decodeStarted) / 1000).toFixed(0)} s; ` : '';
+          const split = decodeStarted
+            ? `text encoder + UNet ${((decodeStarted - started) / 1000).toFixed(0)} s, VAE decode ${((performance.now() - decodeStarted) / 1000).toFixed(0)} s; `
+            : '';
           return `${image.width}x${image.height}, 1 DDIM step, guidance 7.5 (batch 2): ${split}red mean ${mean.toFixed(1)}, std ${Math.sqrt(sumSquares / pixels - mean ** 2).toFixed(1)}`;
         }),
       );

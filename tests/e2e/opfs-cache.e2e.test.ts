@@ -12,7 +12,14 @@ let page: Page;
 let bundle: string;
 
 beforeAll(async () => {
-  const built = await build({ entryPoints: ['tests/e2e/support/opfs-cache-scenario.ts'], bundle: true, format: 'iife', write: false, target: 'es2022', logLevel: 'silent' });
+  const built = await build({
+    entryPoints: ['tests/e2e/support/opfs-cache-scenario.ts'],
+    bundle: true,
+    format: 'iife',
+    write: false,
+    target: 'es2022',
+    logLevel: 'silent',
+  });
   bundle = built.outputFiles[0].text;
   browser = await launchBrowser({ webgpu: false });
   page = await browser.newPage();
@@ -28,7 +35,9 @@ function expectCacheWorked(result: OpfsScenarioResult): void {
   expect(result.resumedOffset).toBe(result.interruptedAt);
   expect(result.storedBytes).toBe(3 * 1024 * 1024 + 17);
   expect(result.sameBytes).toBe(true);
-  expect(result.integrityError).toMatch(/^vae_decoder\/model\.onnx: sha256 mismatch: expected [0-9a-f]{64}, got [0-9a-f]{64} \(1000 bytes\); the download was discarded$/);
+  expect(result.integrityError).toMatch(
+    /^vae_decoder\/model\.onnx: sha256 mismatch: expected [0-9a-f]{64}, got [0-9a-f]{64} \(1000 bytes\); the download was discarded$/,
+  );
   expect(result.badBlobKept).toBe(false);
   // The partial of the bad blob is gone: only the good blob's bytes remain.
   expect(result.cacheBytes).toBe(result.storedBytes);
@@ -53,7 +62,9 @@ test('in a dedicated worker, writes go in place and a write resumes where it sto
 test('on the page, writes go through createWritable with checkpoints, with the same results', async () => {
   // The page is an SVG document (no <head> for a script tag): the bundle runs by indirect eval.
   await page.evaluate((code) => void (0, eval)(code), bundle);
-  const result = await page.evaluate(() => (window as unknown as { runOpfsScenario(folder: string): Promise<OpfsScenarioResult> }).runOpfsScenario('lethe-cache-page'));
+  const result = await page.evaluate(() =>
+    (window as unknown as { runOpfsScenario(folder: string): Promise<OpfsScenarioResult> }).runOpfsScenario('lethe-cache-page'),
+  );
   expect(result.inPlace).toBe(false);
   expectCacheWorked(result);
 }, 120_000);
