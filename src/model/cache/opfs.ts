@@ -159,7 +159,8 @@ export class OpfsBlobCache implements BlobCache {
 
   async sizeBytes(): Promise<number> {
     let total = 0;
-    for await (const entry of (this.blobs as unknown as IterableDirectoryHandle).values()) if (entry.kind === 'file') total += (await entry.getFile()).size;
+    for await (const entry of (this.blobs as unknown as IterableDirectoryHandle).values())
+      if (entry.kind === 'file') total += (await entry.getFile()).size;
     return total;
   }
 
