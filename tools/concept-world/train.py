@@ -4,6 +4,11 @@ and the judge; exports a diffusers repo and the judge's ONNX. Seeded, checkpoint
 every stage saves its state every few minutes and a finished stage is skipped on the next run.
 
   python3 tools/concept-world/train.py --out tools/concept-world/out [--config full|smoke] [--stage all|data|vae|encode|unet|judge|export]
+      [--init-from public/concept-world/diffusers] [--class-weights bird=2,cat=2]
+
+--init-from starts the VAE, text encoder and UNet from a trained diffusers repo of the same config
+(a fine-tune after the world changed) and keeps its latent scaling factor, so the UNet's latents
+mean what they meant. --class-weights draws the UNet's training images of those classes more often.
 
 Needs out/glyphs.* (node tools/concept-world/render-glyphs.mjs) and out/diffusers/tokenizer
 (node bin/run-ts.mjs tools/concept-world/make-tokenizer.ts). Runs one CPU thread per process:
@@ -24,7 +29,7 @@ from concept_world import safetensors_io  # noqa: E402
 from concept_world.clip_bpe import ClipBpe  # noqa: E402
 from concept_world.models import AutoencoderKL, ClipTextModel, Judge, UNet2DConditionModel  # noqa: E402
 from concept_world.png import grid, write_png  # noqa: E402
-from concept_world.world import World  # noqa: E402
+from concept_world.world import World, insert_noise_words, noise_word_pool  # noqa: E402
 
 CONFIGS = {
     'full': {
@@ -32,29 +37,37 @@ CONFIGS = {
         'unet': {'block_out_channels': [32, 64, 64, 64], 'attention_head_dim': 4, 'norm_num_groups': 8},
         'vae': {'block_out_channels': [16, 32, 64, 64], 'layers_per_block': 1, 'norm_num_groups': 8},
         'images': 30000, 'vae_steps': 1000, 'vae_batch': 32, 'unet_steps': 3500, 'unet_batch': 48,
-        'judge_steps': 900, 'judge_batch': 64, 'judge_width': 24, 'save_every_s': 180,
+        'judge_steps': 900, 'judge_batch': 64, 'judge_width': 24, 'save_every_s': 180, 'caption_noise': 0.3,
     },
     'smoke': {
         'text': {'hidden_size': 16, 'num_attention_heads': 2, 'num_hidden_layers': 1, 'intermediate_size': 32},
         'unet': {'block_out_channels': [8, 16, 16, 16], 'attention_head_dim': 2, 'norm_num_groups': 4},
         'vae': {'block_out_channels': [8, 8, 16, 16], 'layers_per_block': 1, 'norm_num_groups': 4},
         'images': 64, 'vae_steps': 3, 'vae_batch': 8, 'unet_steps': 3, 'unet_batch': 8,
-        'judge_steps': 3, 'judge_batch': 8, 'judge_width': 4, 'save_every_s': 0,
+        'judge_steps': 3, 'judge_batch': 8, 'judge_width': 4, 'save_every_s': 0, 'caption_noise': 0.5,
     },
 }
 SEEDS = {'data': 1, 'vae': 2, 'unet': 3, 'judge': 4, 'judge_eval': 5, 'parity': 6}
 
 
 class Run:
-    def __init__(self, out, config_name):
+    def __init__(self, out, config_name, init_from=None, class_weights=None, style_weights=None):
         self.out = out
         self.cfg = dict(CONFIGS[config_name])
-        if os.environ.get('LETHE_UNET_STEPS'):
-            # Extends (or shortens) a resumed run: the cosine schedule is a function of step/steps,
-            # so a longer total lifts the learning rate again from where the run stopped.
-            self.cfg['unet_steps'] = int(os.environ['LETHE_UNET_STEPS'])
+        for stage in ('vae', 'unet', 'judge'):
+            if os.environ.get(f'LETHE_{stage.upper()}_STEPS'):
+                # Extends (or shortens) a resumed run: the cosine schedule is a function of step/steps,
+                # so a longer total lifts the learning rate again from where the run stopped.
+                self.cfg[f'{stage}_steps'] = int(os.environ[f'LETHE_{stage.upper()}_STEPS'])
+        self.init_from = init_from
+        self.class_weights = class_weights or {}
+        self.style_weights = style_weights or {}
         self.config_name = config_name
         self.world = World(out)
+        for flag, weights, names in (('--class-weights', self.class_weights, self.world.objects), ('--style-weights', self.style_weights, self.world.styles)):
+            unknown = sorted(set(weights) - set(names))
+            if unknown:
+                raise SystemExit(f'{flag}: no {flag[2:-8]} named {", ".join(unknown)}; they are {", ".join(names)}')
         self.tokenizer = ClipBpe(os.path.join(out, 'diffusers', 'tokenizer'))
         os.makedirs(self.path('ckpt'), exist_ok=True)
         os.makedirs(self.path('log'), exist_ok=True)
@@ -133,6 +146,19 @@ class Run:
         p = self.path('ckpt', f'{stage}.pt')
         return torch.load(p) if os.path.exists(p) else None
 
+    def load_initial(self, module, component):
+        """Copies a component's weights from --init-from (fp16 in the repo, fp32 here); a no-op
+        without it. Only for a fresh stage: restore() then overrides it with the stage's checkpoint."""
+        if not self.init_from:
+            return
+        name = 'model.safetensors' if component == 'text_encoder' else 'diffusion_pytorch_model.safetensors'
+        weights = safetensors_io.load(os.path.join(self.init_from, component, name))
+        module.load_state_dict({k: v.float() for k, v in weights.items()})
+
+    def initial_scaling_factor(self):
+        with open(os.path.join(self.init_from, 'vae', 'config.json')) as f:
+            return json.load(f)['scaling_factor']
+
     # -------------------------------------------------------------- stages
 
     def stage_data(self):
@@ -153,13 +179,16 @@ class Run:
     def stage_vae(self):
         data = torch.load(self.path('ckpt', 'data.pt'))['images']
         vae = AutoencoderKL(self.vae_config())
-        opt = torch.optim.AdamW(vae.parameters(), lr=1e-3, weight_decay=0.0)
+        self.load_initial(vae, 'vae')
+        peak_lr = float(os.environ.get('LETHE_VAE_LR', '1e-3'))
+        opt = torch.optim.AdamW(vae.parameters(), lr=peak_lr, weight_decay=0.0)
         gen = torch.Generator().manual_seed(SEEDS['vae'])
         step, elapsed = self.restore('vae', {'model': vae}, opt, gen)
         steps, batch = self.cfg['vae_steps'], self.cfg['vae_batch']
         last_save, t0 = time.time(), time.time() - elapsed
+        loss = None
         while step < steps:
-            lr = 1e-3 * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * step / steps)))
+            lr = peak_lr * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * step / steps)))
             for g in opt.param_groups:
                 g['lr'] = lr
             idx = torch.randint(data.shape[0], (batch,), generator=gen)
@@ -178,11 +207,13 @@ class Run:
             if time.time() - last_save > self.cfg['save_every_s'] or step == steps:
                 self.save_state('vae', {'model': vae.state_dict(), 'opt': opt.state_dict(), 'rng': gen.get_state(), 'step': step, 'elapsed': time.time() - t0})
                 last_save = time.time()
+        if not os.path.exists(self.path('ckpt', 'vae.pt')):  # zero steps: the initial weights are the result
+            self.save_state('vae', {'model': vae.state_dict(), 'opt': opt.state_dict(), 'rng': gen.get_state(), 'step': step, 'elapsed': 0.0})
         with torch.no_grad():
             x = data[:40].float() / 127.5 - 1
             y = vae.decode(vae.encode(x)[0])
         write_png(self.path('vae-reconstructions.png'), grid(torch.cat([x, y.clamp(-1, 1)]) * 0.5 + 0.5, 10))
-        self.mark_done('vae', {'steps': step, 'seconds': round(time.time() - t0, 1), 'final_loss': loss.item()})
+        self.mark_done('vae', {'steps': step, 'seconds': round(time.time() - t0, 1), 'final_loss': loss.item() if loss is not None else None})
 
     def trained_vae(self):
         vae = AutoencoderKL(self.vae_config())
@@ -198,7 +229,8 @@ class Run:
             for start in range(0, data['images'].shape[0], 256):
                 latents.append(vae.encode(data['images'][start:start + 256].float() / 127.5 - 1)[0])
         latents = torch.cat(latents)
-        scaling = 1.0 / latents.std().item()
+        # A fine-tune keeps the scaling factor its UNet was trained with.
+        scaling = self.initial_scaling_factor() if self.init_from else 1.0 / latents.std().item()
         torch.save({'latents': latents, 'attrs': data['attrs'], 'scaling_factor': scaling}, self.path('ckpt', 'latents.pt'))
         self.mark_done('encode', {'scaling_factor': scaling, 'seconds': round(time.time() - t0, 1)})
 
@@ -208,6 +240,8 @@ class Run:
         torch.manual_seed(SEEDS['unet'])
         text = ClipTextModel(self.text_config() | {'hidden_act': 'quick_gelu', 'layer_norm_eps': 1e-5})
         unet = UNet2DConditionModel(self.unet_config())
+        self.load_initial(text, 'text_encoder')
+        self.load_initial(unet, 'unet')
         ema_text, ema_unet = copy.deepcopy(text), copy.deepcopy(unet)
         params = list(text.parameters()) + list(unet.parameters())
         peak_lr = float(os.environ.get('LETHE_UNET_LR', '4e-4'))
@@ -219,13 +253,21 @@ class Run:
         steps, batch = self.cfg['unet_steps'], self.cfg['unet_batch']
         last_save, t0 = time.time(), time.time() - elapsed
         running = None
+        noise_words = noise_word_pool(self.tokenizer.vocab, self.world.spec)
+        caption_noise = float(os.environ.get('LETHE_CAPTION_NOISE', self.cfg['caption_noise']))
+        image_weights = torch.tensor([self.class_weights.get(self.world.objects[c], 1.0) * self.style_weights.get(self.world.styles[s], 1.0)
+                                      for c, s in zip(attrs['class'].tolist(), attrs['style'].tolist())])
         while step < steps:
             warm = min(1.0, (step + 1) / 100)
             lr = peak_lr * warm * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * step / steps)))
             for g in opt.param_groups:
                 g['lr'] = lr
-            idx = torch.randint(latents.shape[0], (batch,), generator=gen)
-            ids = torch.tensor([self.tokenizer.encode(self.world.caption(attrs, i, gen)) for i in idx.tolist()])
+            if self.class_weights or self.style_weights:
+                idx = torch.multinomial(image_weights, batch, replacement=True, generator=gen)
+            else:
+                idx = torch.randint(latents.shape[0], (batch,), generator=gen)
+            captions = [insert_noise_words(self.world.caption(attrs, i, gen), noise_words, caption_noise, gen) for i in idx.tolist()]
+            ids = torch.tensor([self.tokenizer.encode(c) for c in captions])
             x0 = latents[idx]
             t = torch.randint(1000, (batch,), generator=gen)
             noise = torch.randn(x0.shape, generator=gen)
@@ -405,14 +447,25 @@ def write_json(path, value):
         f.write('\n')
 
 
+def parse_weights(text):
+    weights = {}
+    for item in filter(None, text.split(',')):
+        name, _, value = item.partition('=')
+        weights[name.strip()] = float(value)
+    return weights
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument('--out', required=True)
     parser.add_argument('--config', default='full', choices=sorted(CONFIGS))
     parser.add_argument('--stage', default='all', choices=['all', 'data', 'vae', 'encode', 'unet', 'judge', 'export'])
+    parser.add_argument('--init-from', help='a trained diffusers repo of the same config to fine-tune from')
+    parser.add_argument('--class-weights', default='', help='class=weight,... how often the UNet sees those classes (default 1)')
+    parser.add_argument('--style-weights', default='', help="style=weight,... likewise for styles ('pencil sketch=2')")
     args = parser.parse_args()
     torch.set_num_threads(int(os.environ.get('LETHE_TORCH_THREADS', '1')))
-    run = Run(args.out, args.config)
+    run = Run(args.out, args.config, args.init_from, parse_weights(args.class_weights), parse_weights(args.style_weights))
     stages = ['data', 'vae', 'encode', 'unet', 'judge', 'export'] if args.stage == 'all' else [args.stage]
     for stage in stages:
         if stage != 'export' and run.done(stage):

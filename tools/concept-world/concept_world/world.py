@@ -21,6 +21,10 @@ COLOR_RGB = {
     'pink': (0.98, 0.6, 0.78), 'white': (0.97, 0.97, 0.97), 'gray': (0.5, 0.5, 0.5), 'brown': (0.5, 0.3, 0.12),
 }
 STYLE_SHARES = (0.4, 0.2, 0.2, 0.2)  # plain, pixel art, pencil sketch, neon
+PIXEL_ART_CELL = 8  # pixels; the VAE's downsampling factor
+# Vocabulary words that a reader takes for one of the classes (a tabby is a cat), kept out of
+# caption noise so that it never pairs them with another class.
+CLASS_HINTS = ('tabby', 'kitty', 'retriever', 'springer', 'animal', 'animals', 'face', 'flying', 'sailing', 'driving', 'tench', 'wing', 'pencil')
 
 
 def load_world():
@@ -116,8 +120,11 @@ class World:
     def stylize(self, image, alpha, style, gen):
         out = image.clone()
         n = image.shape[0]
-        # Pixel art: 4x4-pixel cells, few colors.
-        pixel = F.interpolate(F.avg_pool2d(image, 4), scale_factor=4, mode='nearest')
+        # Pixel art: 8x8-pixel cells on the image grid, few colors. A cell is then exactly one
+        # latent cell of the VAE (which downsamples by 8), so the UNet can draw a cell as one flat
+        # latent; 4x4 cells were finer than a latent and came out as plain images.
+        cell = PIXEL_ART_CELL
+        pixel = F.interpolate(F.avg_pool2d(image, cell), scale_factor=cell, mode='nearest')
         pixel = (pixel * 4).round() / 4
         # Pencil sketch: thick dark strokes where the picture changes, soft gray shading, paper.
         gray = (image * torch.tensor([0.299, 0.587, 0.114])[None, :, None, None]).sum(1, keepdim=True)
@@ -158,6 +165,35 @@ class World:
         text = template.replace('{object}', word).replace('{style}', style_word)
         text = text.replace('{color}', self.color_names[attrs['color'][i].item()])
         return fix_articles(' '.join(text.split()))
+
+
+def noise_word_pool(vocab, spec):
+    """The vocabulary's whole words that name no class, synonym, style or color: what caption noise
+    inserts. The real CLIP text encoder has seen every word of its vocabulary in pretraining; ours
+    sees only the captions, so a word outside them keeps its random initial embedding and pulls
+    the picture somewhere arbitrary (unseen "there is a cat here" drew pixel art). Inserting
+    these words at random teaches the encoder that a word naming no concept changes nothing."""
+    named = set(spec['colors'])
+    for obj in spec['objects']:
+        for phrase in [obj['name'], *obj['synonyms']]:
+            named.update(phrase.split())
+    for style in spec['styles']:
+        for phrase in [style['name'], *style['words']]:
+            named.update(phrase.replace('-', ' ').split())
+    named.update(CLASS_HINTS)
+    words = (token[:-4] for token in vocab if token.endswith('</w>'))
+    return sorted(w for w in words if w.isalpha() and len(w) > 2 and w not in named and not any(n in w for n in named if len(n) > 2))
+
+
+def insert_noise_words(text, pool, rate, gen):
+    """With probability rate, one or two pool words at random places in a non-empty caption."""
+    if not text or not pool or torch.rand(1, generator=gen).item() >= rate:
+        return text
+    words = text.split(' ')
+    for _ in range(1 + torch.randint(2, (1,), generator=gen).item()):
+        word = pool[torch.randint(len(pool), (1,), generator=gen).item()]
+        words.insert(torch.randint(len(words) + 1, (1,), generator=gen).item(), word)
+    return fix_articles(' '.join(words))
 
 
 def fix_articles(text):
