@@ -17,9 +17,13 @@ cp "$OUT/parity.safetensors" "$OUT/judge-parity.safetensors" "$OUT/tokenizer-par
 node -e '
 const fs = require("fs"), path = require("path");
 const out = process.argv[1], record = {};
+// training-notes.json ({stage: text}, written by hand) says what the logs cannot: warm restarts,
+// fine-tunes, the options each leg ran with.
+const notesFile = path.join(out, "training-notes.json");
+const notes = fs.existsSync(notesFile) ? JSON.parse(fs.readFileSync(notesFile, "utf8")) : {};
 for (const stage of ["data", "vae", "encode", "unet", "judge"]) {
   const file = path.join(out, "ckpt", stage + ".done");
-  if (fs.existsSync(file)) record[stage] = JSON.parse(fs.readFileSync(file, "utf8"));
+  if (fs.existsSync(file)) record[stage] = { ...JSON.parse(fs.readFileSync(file, "utf8")), ...(notes[stage] ? { note: notes[stage] } : {}) };
 }
 fs.writeFileSync(process.argv[2], JSON.stringify(record, null, 2) + "\n");
 ' "$OUT" "$DEST/training.json"
