@@ -4,11 +4,13 @@ and the judge; exports a diffusers repo and the judge's ONNX. Seeded, checkpoint
 every stage saves its state every few minutes and a finished stage is skipped on the next run.
 
   python3 tools/concept-world/train.py --out tools/concept-world/out [--config full|smoke] [--stage all|data|vae|encode|unet|judge|export]
-      [--init-from public/concept-world/diffusers] [--class-weights bird=2,cat=2]
+      [--init-from public/concept-world/diffusers] [--class-weights bird=2,cat=2] [--style-weights 'pencil sketch=2']
 
 --init-from starts the VAE, text encoder and UNet from a trained diffusers repo of the same config
 (a fine-tune after the world changed) and keeps its latent scaling factor, so the UNet's latents
-mean what they meant. --class-weights draws the UNet's training images of those classes more often.
+mean what they meant. --class-weights / --style-weights draw the UNet's training images of those
+classes / styles more often. LETHE_{VAE,UNET,JUDGE}_STEPS, LETHE_{VAE,UNET}_LR, LETHE_MIN_SNR and
+LETHE_CAPTION_NOISE override the config; the shipped model's legs are in public/concept-world/training.json.
 
 Needs out/glyphs.* (node tools/concept-world/render-glyphs.mjs) and out/diffusers/tokenizer
 (node bin/run-ts.mjs tools/concept-world/make-tokenizer.ts). Runs one CPU thread per process:
