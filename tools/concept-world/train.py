@@ -66,10 +66,10 @@ class Run:
         self.style_weights = style_weights or {}
         self.config_name = config_name
         self.world = World(out)
-        for flag, weights, names in (('--class-weights', self.class_weights, self.world.objects), ('--style-weights', self.style_weights, self.world.styles)):
+        for kind, weights, names in (('class', self.class_weights, self.world.objects), ('style', self.style_weights, self.world.styles)):
             unknown = sorted(set(weights) - set(names))
             if unknown:
-                raise SystemExit(f'{flag}: no {flag[2:-8]} named {", ".join(unknown)}; they are {", ".join(names)}')
+                raise SystemExit(f'--{kind}-weights: no {kind} named {", ".join(unknown)}; they are {", ".join(names)}')
         self.tokenizer = ClipBpe(os.path.join(out, 'diffusers', 'tokenizer'))
         os.makedirs(self.path('ckpt'), exist_ok=True)
         os.makedirs(self.path('log'), exist_ok=True)
