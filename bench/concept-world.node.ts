@@ -61,11 +61,15 @@ const names = world.objects.map((o) => o.name);
 const confusion = names.map(() => names.map(() => 0));
 const classRate: Record<string, number> = {};
 const synonymRate: Record<string, number> = {};
+/** Seed k uses template k mod T, and the style advances once per round of templates: with the
+ * style index also k mod T (4 templates, 4 styles), the styled template was always filled with the
+ * same style, so no class prompt ever asked for pixel art or neon. */
 const classPrompts = (c: number, synonyms: boolean) =>
   Array.from({ length: seeds }, (_, seed) => {
-    const template = world.evaluationTemplates[seed % world.evaluationTemplates.length];
+    const templates = world.evaluationTemplates.length;
+    const template = world.evaluationTemplates[seed % templates];
     const word = synonyms ? world.objects[c].synonyms[seed % world.objects[c].synonyms.length] : world.objects[c].name;
-    return { prompt: fill(template, word, styleWord(seed % world.styles.length)), seed };
+    return { prompt: fill(template, word, styleWord(Math.floor(seed / templates) % world.styles.length)), seed };
   });
 for (let c = 0; c < names.length; c++) {
   const images = [];
