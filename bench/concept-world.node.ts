@@ -61,9 +61,9 @@ const names = world.objects.map((o) => o.name);
 const confusion = names.map(() => names.map(() => 0));
 const classRate: Record<string, number> = {};
 const synonymRate: Record<string, number> = {};
-/** Seed k uses template k mod T, and the style advances once per round of templates: with the
- * style index also k mod T (4 templates, 4 styles), the styled template was always filled with the
- * same style, so no class prompt ever asked for pixel art or neon. */
+/** Seed k uses template k mod T and style floor(k / T) mod S, so the styled template asks for each
+ * style in turn: a style index of k mod T too would pair the styled template with one style only
+ * (4 templates, 4 styles). */
 const classPrompts = (c: number, synonyms: boolean) =>
   Array.from({ length: seeds }, (_, seed) => {
     const templates = world.evaluationTemplates.length;
@@ -85,7 +85,8 @@ for (let c = 0; c < names.length; c++) {
 const styleRate: Record<string, number> = {};
 for (let s = 0; s < world.styles.length; s++) {
   const images = [];
-  for (let seed = 0; seed < seeds; seed++) images.push(await draw(engine, fill('a {style} image showing a {object}', names[seed % names.length], styleWord(s)), seed));
+  for (let seed = 0; seed < seeds; seed++)
+    images.push(await draw(engine, fill('a {style} image showing a {object}', names[seed % names.length], styleWord(s)), seed));
   styleRate[world.styles[s].name] = (await judged(styleJudge, images)).filter((a) => a === s).length / seeds;
 }
 const unconditional = [];
@@ -122,19 +123,30 @@ console.log(`\nConcept world, DDIM ${steps} steps, guidance ${guidance}, ${seeds
 console.log('\nConfusion (rows: prompted class, columns: judged class)');
 console.table(Object.fromEntries(names.map((n, i) => [n, Object.fromEntries(names.map((m, j) => [m, confusion[i][j]]))])));
 console.log(`class accuracy: mean ${(mean(Object.values(classRate)) * 100).toFixed(1)}%, min ${(Math.min(...Object.values(classRate)) * 100).toFixed(0)}%`);
-console.log(`synonym accuracy: mean ${(mean(Object.values(synonymRate)) * 100).toFixed(1)}%, min ${(Math.min(...Object.values(synonymRate)) * 100).toFixed(0)}%`);
+console.log(
+  `synonym accuracy: mean ${(mean(Object.values(synonymRate)) * 100).toFixed(1)}%, min ${(Math.min(...Object.values(synonymRate)) * 100).toFixed(0)}%`,
+);
 console.table(Object.fromEntries(Object.entries(styleRate).map(([k, v]) => [k, { 'judged as that style': `${(v * 100).toFixed(0)}%` }])));
-console.log(`unconditional (${2 * seeds} seeds): ${unconditionalClasses.filter((n) => n > 0).length} of ${names.length} classes drawn`, Object.fromEntries(names.map((n, i) => [n, unconditionalClasses[i]])));
+console.log(
+  `unconditional (${2 * seeds} seeds): ${unconditionalClasses.filter((n) => n > 0).length} of ${names.length} classes drawn`,
+  Object.fromEntries(names.map((n, i) => [n, unconditionalClasses[i]])),
+);
 for (const e of erasures) {
   console.log(`\nErasing "${e.erased}" (UCE closed form, the other 9 classes preserved; edit ${e.editId.slice(0, 12)}): judged as prompted, before -> after`);
-  console.table(Object.fromEntries(Object.entries(e.rates).map(([k, v]) => [k, { before: `${(v.before * 100).toFixed(0)}%`, after: `${(v.after * 100).toFixed(0)}%` }])));
+  console.table(
+    Object.fromEntries(Object.entries(e.rates).map(([k, v]) => [k, { before: `${(v.before * 100).toFixed(0)}%`, after: `${(v.after * 100).toFixed(0)}%` }])),
+  );
 }
 const seconds = (performance.now() - started) / 1000;
 console.log(`\n${jobs} images in ${seconds.toFixed(0)} s`);
 mkdirSync('bench/results', { recursive: true });
 writeFileSync(
   'bench/results/concept-world.json',
-  JSON.stringify({ steps, guidance, seeds, confusion, labels: names, classRate, synonymRate, styleRate, unconditionalClasses, erasures, images: jobs, seconds }, null, 2),
+  JSON.stringify(
+    { steps, guidance, seeds, confusion, labels: names, classRate, synonymRate, styleRate, unconditionalClasses, erasures, images: jobs, seconds },
+    null,
+    2,
+  ),
 );
 await objectJudge.release();
 await styleJudge.release();

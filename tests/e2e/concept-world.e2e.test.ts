@@ -12,9 +12,9 @@ import { currentEditId, generatePair, lastPair, testingUrl, waitForEditedImage }
 // something the judge does not call a cat, while "a photo of a dog" is still a dog. The page's
 // pixels are judged here, in Node, by the same ONNX the studio ships. Five DDIM steps, as a pair at
 // 20 takes minutes on SwiftShader (about 12 s a step); SEED is one where the shipped model, at 5
-// steps in Lethe's Node pipeline, draws a cat and a dog, and the erased cat as a ship (seeds 5-8,
-// 10 and 11 of 0-11 pass on the 2026-12-07 model with the 900-step judge; with the 2,400-step
-// judge seeds 1, 3, 5-8, 10 and 11 pass, and on 0, 4 and 9 the 5-step erased cat stays a cat).
+// steps in Lethe's Node pipeline, draws a cat and a dog, and the erased cat as a ship. Of seeds
+// 0-11, 1, 3, 5-8, 10 and 11 pass with the shipped model and its 2,400-step judge; on 0, 4 and 9
+// the 5-step erased cat stays a cat.
 const studioUrl = inject('studioUrl');
 const shots = process.env.LETHE_UPDATE_SCREENSHOT === '1' ? 'docs/concept-world' : 'test-results';
 const SEED = 8;
