@@ -264,6 +264,7 @@ class Run:
             lr = peak_lr * warm * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * step / steps)))
             for g in opt.param_groups:
                 g['lr'] = lr
+            # Unweighted runs keep randint, so a from-scratch run draws what the original model drew.
             if self.class_weights or self.style_weights:
                 idx = torch.multinomial(image_weights, batch, replacement=True, generator=gen)
             else:
@@ -449,11 +450,18 @@ def write_json(path, value):
         f.write('\n')
 
 
-def parse_weights(text):
+def parse_weights(flag, text):
+    """'name=weight,...' into {name: weight}; a malformed item stops the run with the flag named."""
     weights = {}
     for item in filter(None, text.split(',')):
         name, _, value = item.partition('=')
-        weights[name.strip()] = float(value)
+        try:
+            weight = float(value)
+        except ValueError:
+            weight = -1.0
+        if not name.strip() or not weight > 0:
+            raise SystemExit(f'{flag}: expected name=weight with a positive weight, got {item!r}')
+        weights[name.strip()] = weight
     return weights
 
 
@@ -467,7 +475,7 @@ def main():
     parser.add_argument('--style-weights', default='', help="style=weight,... likewise for styles ('pencil sketch=2')")
     args = parser.parse_args()
     torch.set_num_threads(int(os.environ.get('LETHE_TORCH_THREADS', '1')))
-    run = Run(args.out, args.config, args.init_from, parse_weights(args.class_weights), parse_weights(args.style_weights))
+    run = Run(args.out, args.config, args.init_from, parse_weights('--class-weights', args.class_weights), parse_weights('--style-weights', args.style_weights))
     stages = ['data', 'vae', 'encode', 'unet', 'judge', 'export'] if args.stage == 'all' else [args.stage]
     for stage in stages:
         if stage != 'export' and run.done(stage):

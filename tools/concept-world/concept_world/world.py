@@ -184,7 +184,9 @@ def noise_word_pool(vocab, spec):
             named.update(phrase.replace('-', ' ').split())
     named.update(CLASS_HINTS)
     words = (token[:-4] for token in vocab if token.endswith('</w>'))
-    return sorted(w for w in words if w.isalpha() and len(w) > 2 and w not in named and not any(n in w for n in named if len(n) > 2))
+    # A named word of three letters or more contains itself, so the substring test also excludes it.
+    long_names = [n for n in named if len(n) > 2]
+    return sorted(w for w in words if w.isalpha() and len(w) > 2 and not any(n in w for n in long_names))
 
 
 def insert_noise_words(text, pool, rate, gen):
